@@ -1,0 +1,111 @@
+"""The built website (make test builds it first): offline, complete, readable.
+
+These tests read ``_build/html``; run ``make book`` (or ``make test``, which
+builds first) before running them on their own.
+"""
+
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SITE = ROOT / "_build" / "html"
+CHAPTER = "chapters/01_prior_to_penalty.html"
+
+# attributes that make a browser fetch something when the page loads
+FETCHING = {("script", "src"), ("img", "src"), ("iframe", "src"), ("source", "src"), ("video", "src"),
+            ("audio", "src"), ("embed", "src"), ("object", "data")}
+FETCHING_LINK_RELS = {"stylesheet", "preload", "icon", "shortcut icon", "modulepreload", "prefetch", "manifest"}
+
+
+class Page(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.fetches, self.images, self.classes = [], [], []
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        self.classes += (a.get("class") or "").split()
+        for t, attr in FETCHING:
+            if tag == t and a.get(attr):
+                self.fetches.append(a[attr])
+        if tag == "link" and a.get("href") and (a.get("rel") or "").lower() in FETCHING_LINK_RELS:
+            self.fetches.append(a["href"])
+        if tag == "img":
+            self.images.append(a)
+
+
+def parse(path):
+    page = Page()
+    page.feed(path.read_text(encoding="utf-8"))
+    return page
+
+
+@pytest.fixture(scope="module")
+def pages():
+    if not (SITE / "index.html").is_file():
+        pytest.fail("the site is not built: run `make book` (make test builds it first)")
+    return sorted(p for p in SITE.rglob("*.html") if "_static" not in p.relative_to(SITE).parts)
+
+
+def test_expected_pages_exist(pages):
+    for name in ["index.html", CHAPTER, "notation.html", "bibliography.html"]:
+        assert (SITE / name).is_file(), name
+
+
+def test_nothing_is_fetched_from_the_internet(pages):
+    for path in pages:
+        for url in parse(path).fetches:
+            parts = urlsplit(url)
+            assert not parts.scheme and not parts.netloc, f"{path.relative_to(SITE)} loads {url}"
+            target = (path.parent / unquote(parts.path)).resolve()
+            assert target.is_file(), f"{path.relative_to(SITE)} loads a missing file {url}"
+
+
+def test_stylesheets_fetch_nothing_external(pages):
+    for css in SITE.rglob("*.css"):
+        text = css.read_text(encoding="utf-8", errors="ignore")
+        for bad in ("url(http", "url('http", 'url("http', "url(//", "@import url(http"):
+            assert bad not in text, f"{css.relative_to(SITE)} fetches from the internet ({bad})"
+
+
+def test_mathjax_is_served_locally_with_its_fonts(pages):
+    chapter = parse(SITE / CHAPTER)
+    assert any(u.endswith("_static/mathjax/tex-chtml.js") for u in chapter.fetches)
+    fonts = SITE / "_static" / "mathjax" / "output" / "chtml" / "fonts" / "woff-v2"
+    assert (fonts / "MathJax_Main-Regular.woff").is_file()
+    assert (SITE / "_static" / "mathjax" / "input" / "tex" / "extensions").is_dir()
+
+
+def test_chapter_has_numbered_equations_theorem_exercises_and_figures(pages):
+    html = (SITE / CHAPTER).read_text(encoding="utf-8")
+    page = parse(SITE / CHAPTER)
+    assert html.count('class="eqno"') >= 8, "numbered equations"
+    assert "theorem" in page.classes and "proof" in page.classes
+    assert page.classes.count("exercise") >= 2
+    assert "dropdown" in page.classes, "solutions in dropdowns"
+    assert len(page.images) >= 2
+    assert "???" not in html, "an unresolved cross-reference"
+
+
+def test_images_have_alt_text(pages):
+    for path in pages:
+        for img in parse(path).images:
+            if "logo" in (img.get("class") or ""):
+                continue
+            assert (img.get("alt") or "").strip(), f"{path.relative_to(SITE)}: image {img.get('src')} has no alt text"
+
+
+def test_no_errors_or_warnings_in_rendered_outputs(pages):
+    for path in pages:
+        page = parse(path)
+        assert "stderr" not in page.classes, f"{path.relative_to(SITE)} shows stderr output"
+        assert "Traceback (most recent call last)" not in path.read_text(encoding="utf-8")
+
+
+def test_bibliography_lists_the_required_works(pages):
+    text = (SITE / "bibliography.html").read_text(encoding="utf-8")
+    for author in ["Bishop", "Neal", "Krogh", "Loshchilov", "Harvey"]:
+        assert author in text, author

@@ -1,0 +1,37 @@
+"""Tests of l2bayes.testing.assert_close: it must fail when values differ."""
+
+import numpy as np
+import pytest
+import torch
+
+from l2bayes import assert_close
+from l2bayes.testing import max_rel_diff
+
+
+def test_passes_within_tolerance():
+    assert_close(1.0 + 1e-13, 1.0, rtol=1e-12)
+    assert_close(torch.tensor([1.0, 2.0]), np.array([1.0, 2.0]), rtol=0)
+
+
+def test_fails_outside_tolerance_and_names_the_claim():
+    with pytest.raises(AssertionError, match="MAP vs ridge.*abs diff"):
+        assert_close([1.0, 2.0], [1.0, 2.0 + 1e-9], rtol=1e-12, what="MAP vs ridge")
+
+
+def test_fails_on_shape_mismatch_and_nan():
+    with pytest.raises(AssertionError, match="shapes differ"):
+        assert_close(np.zeros(2), np.zeros(3))
+    with pytest.raises(AssertionError, match="non-finite"):
+        assert_close(np.nan, np.nan)
+
+
+def test_atol_for_zero_targets():
+    assert_close(1e-13, 0.0, atol=1e-12)
+    with pytest.raises(AssertionError):
+        assert_close(1e-11, 0.0, atol=1e-12)
+
+
+def test_max_rel_diff():
+    assert max_rel_diff([1.0, 2.0], [1.0, 4.0]) == pytest.approx(0.5)
+    with pytest.raises(ValueError, match="shape"):
+        max_rel_diff([1.0], [1.0, 2.0])
