@@ -4,6 +4,7 @@ These tests read ``_build/html``; run ``make book`` (or ``make test``, which
 builds first) before running them on their own.
 """
 
+import re
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -109,3 +110,16 @@ def test_bibliography_lists_the_required_works(pages):
     text = (SITE / "bibliography.html").read_text(encoding="utf-8")
     for author in ["Bishop", "Neal", "Krogh", "Loshchilov", "Harvey"]:
         assert author in text, author
+
+
+def test_figures_keep_an_opaque_white_background_for_dark_mode(pages):
+    svgs = sorted((SITE / "_images").glob("*.svg"))
+    assert svgs, "no figures in the site"
+    for svg in svgs:
+        head = svg.read_text(encoding="utf-8")[:4000]
+        assert re.search(r'<g id="patch_1">.{0,600}?fill: ?#ffffff', head, re.S), f"{svg.name}: transparent background"
+
+
+def test_site_weighs_at_most_10_mb(pages):
+    total = sum(p.stat().st_size for p in SITE.rglob("*") if p.is_file())
+    assert total <= 10_000_000, f"the site is {total / 1e6:.1f} MB"

@@ -7,12 +7,20 @@ site itself. ``sphinx-mathjax-offline`` ships the whole MathJax 3 distribution
 web fonts, and the TeX extensions that MathJax's autoloader fetches on demand
 (about 2 MB in all).
 
+The book does not use live code (thebe), which jupyter-book 1 loads on every
+page anyway: an inline script naming an external URL, declared twice after an
+incremental build (a console error). :func:`_drop_thebe` removes those assets.
+
+It also trims what readers never download: the theme's source maps (and the
+comments that point to them) and its server-side translation catalogues.
+
 Enable it in ``_config.yml`` under ``sphinx.extra_extensions`` and set
 ``mathjax_path: mathjax/tex-chtml.js``.
 """
 
 from __future__ import annotations
 
+import re
 import shutil
 from importlib import metadata
 from pathlib import Path
@@ -47,11 +55,48 @@ def copy_mathjax(outdir: Path) -> None:
             shutil.copy2(s, d)
 
 
+_SOURCE_MAP_COMMENT = re.compile(rb"\n?(//# sourceMappingURL=\S+|/\*# sourceMappingURL=\S+ \*/)\s*$")
+
+
+def trim_theme_assets(outdir: Path) -> None:
+    """Delete source maps and translation catalogues from ``outdir/_static``.
+
+    Browsers fetch a ``.map`` file only when developer tools are open, and the
+    ``locales`` folder holds ``.mo`` catalogues used at build time; together
+    they were about 4 MB of the site. The ``sourceMappingURL`` comments are
+    removed too, so that developer tools do not ask for the missing maps.
+    """
+    static = Path(outdir) / "_static"
+    for path in static.rglob("*.map"):
+        path.unlink()
+    shutil.rmtree(static / "locales", ignore_errors=True)
+    for path in [*static.rglob("*.js"), *static.rglob("*.css")]:
+        data = path.read_bytes()
+        trimmed = _SOURCE_MAP_COMMENT.sub(b"\n", data)
+        if trimmed != data:
+            path.write_bytes(trimmed)
+
+
 def _on_build_finished(app, exc) -> None:
     if exc is None and app.builder.format == "html":
         copy_mathjax(Path(app.outdir))
+        trim_theme_assets(Path(app.outdir))
+
+
+def _drop_thebe(app, pagename, templatename, context, doctree) -> None:
+    """Remove sphinx-thebe's scripts and stylesheet from a page (live code is off)."""
+
+    def is_thebe(asset) -> bool:
+        name = str(getattr(asset, "filename", asset) or "")
+        body = str(getattr(asset, "attributes", {}).get("body", ""))
+        return "thebe" in name or "THEBE_JS_URL" in body
+
+    for key in ("script_files", "css_files"):
+        if key in context:
+            context[key] = [asset for asset in context[key] if not is_thebe(asset)]
 
 
 def setup(app):
     app.connect("build-finished", _on_build_finished)
+    app.connect("html-page-context", _drop_thebe)
     return {"parallel_read_safe": True, "parallel_write_safe": True, "version": "1"}

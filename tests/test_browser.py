@@ -1,0 +1,244 @@
+"""The website as a reader sees it: every page in headless Chromium, offline.
+
+``make test`` builds the site first; these tests serve ``_build/html`` on
+127.0.0.1 and visit every page with Playwright driving Debian's ``chromium``
+(never a browser downloaded by the test tool). A screenshot of every page is
+saved under ``_build/screenshots/``.
+
+Without a ``chromium`` binary the tests are skipped on a reader's machine and
+fail under CI (``CI`` set), where ``.ci/run`` installs it.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import shutil
+import threading
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import unquote, urljoin, urlsplit
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SITE = ROOT / "_build" / "html"
+SCREENSHOTS = ROOT / "_build" / "screenshots"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+PAGES = sorted(
+    str(p.relative_to(SITE)) for p in SITE.rglob("*.html") if "_static" not in p.relative_to(SITE).parts
+) if SITE.is_dir() else []
+CONTENT_PAGES = [p for p in PAGES if p not in ("genindex.html", "search.html", "prf-prf.html")]
+
+
+def chromium_path() -> str | None:
+    return os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def server():
+    if not (SITE / "index.html").is_file():
+        pytest.fail("the site is not built: run `make book` (make test builds it first)")
+    handler = functools.partial(_QuietHandler, directory=str(SITE))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/"
+    httpd.shutdown()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    path = chromium_path()
+    if path is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is not installed (CI installs Debian's chromium in .ci/run)")
+        pytest.skip("browser tests need Debian's chromium: apt-get install chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+class Visit:
+    """Load one page, recording every request, console error and page error."""
+
+    def __init__(self, browser, url, *, color_scheme="light"):
+        self.context = browser.new_context(color_scheme=color_scheme, viewport={"width": 1200, "height": 900})
+        self.external, self.errors, self.failed = [], [], []
+
+        def route(r):
+            host = urlsplit(r.request.url).hostname
+            if r.request.url.startswith(("data:", "blob:")) or host == "127.0.0.1":
+                r.continue_()
+            else:
+                self.external.append(r.request.url)
+                r.abort()
+
+        self.context.route("**/*", route)
+        self.page = self.context.new_page()
+        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.page.on("requestfailed", lambda r: self.failed.append(r.url))
+        self.page.on(
+            "requestfinished",
+            lambda r: self.failed.append(f"{r.url} ({r.response().status})")
+            if r.response() and r.response().status >= 400
+            else None,
+        )
+        self.page.goto(url, wait_until="load")
+        # MathJax typesets asynchronously; wait until it says it is done.
+        self.page.evaluate("() => window.MathJax && MathJax.startup ? MathJax.startup.promise : null")
+        self.page.wait_for_load_state("networkidle")
+
+    def close(self):
+        self.context.close()
+
+
+@pytest.fixture(scope="module")
+def visits(server, browser):
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    out = {}
+    for rel in PAGES:
+        v = Visit(browser, server + rel)
+        v.page.screenshot(path=str(SCREENSHOTS / (rel.replace("/", "__").removesuffix(".html") + ".png")), full_page=True)
+        out[rel] = v
+    yield out
+    for v in out.values():
+        v.close()
+
+
+def test_site_has_pages():
+    assert "index.html" in PAGES and any(p.startswith("chapters/") for p in PAGES)
+
+
+@pytest.mark.parametrize("rel", PAGES)
+def test_nothing_leaves_localhost_and_nothing_fails(visits, rel):
+    v = visits[rel]
+    assert v.external == [], f"requests to the internet: {v.external}"
+    assert v.failed == [], f"failed requests: {v.failed}"
+    assert v.errors == [], f"console errors: {v.errors}"
+
+
+MATH_STATE = """() => {
+  const math = [...document.querySelectorAll('.math')];
+  const untypeset = math.filter(m => !m.querySelector('mjx-container')).map(m => m.textContent.slice(0, 60));
+  const article = document.querySelector('article') || document.body;
+  const clone = article.cloneNode(true);
+  clone.querySelectorAll('pre, code, script, style, mjx-container, .highlight').forEach(e => e.remove());
+  return {count: math.length, untypeset, errors: document.querySelectorAll('mjx-merror').length,
+          text: clone.textContent};
+}"""
+
+
+@pytest.mark.parametrize("rel", CONTENT_PAGES)
+def test_every_formula_is_typeset(visits, rel):
+    state = visits[rel].page.evaluate(MATH_STATE)
+    assert state["untypeset"] == [], f"formulas left as TeX: {state['untypeset'][:3]}"
+    assert state["errors"] == 0, "MathJax error nodes"
+    for raw in ("$$", "\\begin{", "\\(", "\\["):
+        assert raw not in state["text"], f"raw TeX {raw!r} visible on the page"
+    if rel.startswith("chapters/"):
+        assert state["count"] > 20
+
+
+IMAGES = """() => [...document.querySelectorAll('article img')].map(i => (
+  {src: i.getAttribute('src'), alt: (i.getAttribute('alt') || '').trim(), loaded: i.complete && i.naturalWidth > 0}))"""
+
+
+@pytest.mark.parametrize("rel", PAGES)
+def test_images_load_and_have_alt_text(visits, rel):
+    for img in visits[rel].page.evaluate(IMAGES):
+        assert img["loaded"], f"image did not load: {img['src']}"
+        assert img["alt"], f"image without alt text: {img['src']}"
+
+
+class _Anchors(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.ids, self.links = set(), []
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        for key in ("id", "name"):
+            if a.get(key):
+                self.ids.add(a[key])
+        if tag == "a" and a.get("href"):
+            self.links.append(a["href"])
+
+
+@functools.lru_cache(maxsize=None)
+def _anchors(path: Path) -> _Anchors:
+    parser = _Anchors()
+    parser.feed(path.read_text(encoding="utf-8"))
+    return parser
+
+
+@pytest.mark.parametrize("rel", PAGES)
+def test_internal_links_and_anchors_resolve(rel):
+    base = "http://site/" + rel
+    for href in _anchors(SITE / rel).links:
+        url = urlsplit(urljoin(base, href))
+        if url.scheme != "http" or url.netloc != "site":
+            continue  # a link to the outside world (repository, Binder, Colab) is not loaded
+        target = SITE / unquote(url.path.lstrip("/"))
+        if target.is_dir():
+            target = target / "index.html"
+        assert target.is_file(), f"{rel}: broken link {href}"
+        if url.fragment and target.suffix == ".html":
+            assert unquote(url.fragment) in _anchors(target).ids, f"{rel}: missing anchor {href}"
+
+
+HEADINGS = """() => [...document.querySelectorAll('article h1, article h2, article h3, article h4, article h5, article h6')]
+  .filter(h => !h.closest('.admonition, .proof, .exercise, .solution, aside'))
+  .map(h => Number(h.tagName[1]))"""
+
+
+@pytest.mark.parametrize("rel", CONTENT_PAGES)
+def test_headings_in_order(visits, rel):
+    levels = visits[rel].page.evaluate(HEADINGS)
+    assert levels and levels[0] == 1, f"the page should start with one h1: {levels}"
+    assert levels.count(1) == 1, f"exactly one h1: {levels}"
+    for before, after in zip(levels, levels[1:]):
+        assert after <= before + 1, f"heading level jumps from h{before} to h{after}"
+
+
+CONTRAST = """() => {
+  const rgb = s => s.match(/[\\d.]+/g).slice(0, 3).map(Number);
+  const lum = c => { const [r, g, b] = c.map(v => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); });
+                     return 0.2126 * r + 0.7152 * g + 0.0722 * b; };
+  const p = document.querySelector('article p');
+  let el = p, bg = 'rgba(0, 0, 0, 0)';
+  while (el && (bg === 'rgba(0, 0, 0, 0)' || bg === 'transparent')) { bg = getComputedStyle(el).backgroundColor; el = el.parentElement; }
+  const [l1, l2] = [lum(rgb(getComputedStyle(p).color)), lum(rgb(bg))];
+  return {theme: document.documentElement.dataset.theme, ratio: (Math.max(l1, l2) + 0.05) / (Math.min(l1, l2) + 0.05)};
+}"""
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_text_contrast_and_figures_in_both_themes(server, browser, scheme):
+    rel = next(p for p in PAGES if p.startswith("chapters/"))
+    v = Visit(browser, server + rel, color_scheme=scheme)
+    try:
+        state = v.page.evaluate(CONTRAST)
+        assert state["theme"] == scheme
+        assert state["ratio"] >= 4.5, f"body text contrast {state['ratio']:.2f} < 4.5 (WCAG AA) in {scheme} mode"
+        v.page.screenshot(path=str(SCREENSHOTS / f"theme-{scheme}.png"), full_page=False)
+    finally:
+        v.close()
