@@ -155,7 +155,7 @@ def test_every_formula_is_typeset(visits, rel):
     for raw in ("$$", "\\begin{", "\\(", "\\["):
         assert raw not in state["text"], f"raw TeX {raw!r} visible on the page"
     if rel.startswith("chapters/"):
-        assert state["count"] > 20
+        assert state["count"] > 0, "a chapter without any formula"
 
 
 IMAGES = """() => [...document.querySelectorAll('article img')].map(i => (

@@ -14,10 +14,17 @@ from l2bayes.priors import (
     ridge_lam_for_prior,
     weight_decay_for_prior,
 )
+from l2bayes.ridge import bayes_posterior, center_data, fit_evidence, log_evidence, ridge_fit, ridge_path
 from l2bayes.testing import assert_close
 
 __all__ = [
     "assert_close",
+    "bayes_posterior",
+    "center_data",
+    "fit_evidence",
+    "log_evidence",
+    "ridge_fit",
+    "ridge_path",
     "gaussian_log_prior",
     "l2_penalty",
     "lam_for_prior",
