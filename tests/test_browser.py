@@ -231,6 +231,25 @@ CONTRAST = """() => {
 }"""
 
 
+@pytest.mark.parametrize("rel", [p for p in PAGES if p.startswith("chapters/")])
+def test_student_notebook_downloads_from_the_chapter_page(visits, rel):
+    import json
+
+    from l2bayes.student import find_solution_leaks
+
+    page = visits[rel].page
+    link = page.locator("p.student-download a").first
+    assert link.is_visible(), "no student-notebook link under the chapter title"
+    with page.expect_download() as info:
+        link.click()
+    download = info.value
+    target = SCREENSHOTS.parent / "downloads" / download.suggested_filename
+    download.save_as(str(target))
+    nb = json.loads(target.read_text(encoding="utf-8"))
+    assert nb["cells"] and target.name == Path(rel).stem + ".ipynb"
+    assert find_solution_leaks(target.parent) == [], "the student notebook contains solution text"
+
+
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 def test_text_contrast_and_figures_in_both_themes(server, browser, scheme):
     rel = next(p for p in PAGES if p.startswith("chapters/"))

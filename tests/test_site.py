@@ -123,3 +123,32 @@ def test_figures_keep_an_opaque_white_background_for_dark_mode(pages):
 def test_site_weighs_at_most_10_mb(pages):
     total = sum(p.stat().st_size for p in SITE.rglob("*") if p.is_file())
     assert total <= 10_000_000, f"the site is {total / 1e6:.1f} MB"
+
+
+HIDDEN_SITE = ROOT / "_build" / "hidden" / "_build" / "html"
+
+
+@pytest.fixture(scope="module")
+def hidden_site():
+    if not (HIDDEN_SITE / "index.html").is_file():
+        pytest.fail("the site without solutions is not built: run `make book SOLUTIONS=hide` (make test builds it)")
+    return HIDDEN_SITE
+
+
+def test_site_without_solutions_contains_no_solution_line(hidden_site, pages):
+    from l2bayes.student import find_solution_leaks
+
+    # Positive control: the full site shows the solutions, and the search finds them.
+    assert find_solution_leaks(SITE), "the leak search found nothing in the full site: it is broken"
+    leaks = find_solution_leaks(hidden_site)
+    assert leaks == [], f"solution text in the graded-term site: {leaks[:3]}"
+
+
+def test_site_without_solutions_still_has_every_chapter_and_exercise(hidden_site, pages):
+    for chapter in sorted((SITE / "chapters").glob("*.html")):
+        hidden = hidden_site / "chapters" / chapter.name
+        assert hidden.is_file(), chapter.name
+        full, cut = parse(chapter), parse(hidden)
+        assert cut.classes.count("exercise") == full.classes.count("exercise"), chapter.name
+        assert cut.classes.count("solution") == 0, f"{chapter.name} still shows a solution"
+    assert (hidden_site / "_static" / "student" / "student-notebooks.zip").is_file()

@@ -96,7 +96,33 @@ def _drop_thebe(app, pagename, templatename, context, doctree) -> None:
             context[key] = [asset for asset in context[key] if not is_thebe(asset)]
 
 
+def student_download_html(pagename: str) -> str:
+    """The link to a chapter's student notebook, shown under the chapter's title.
+
+    The notebooks themselves are written into ``_static/student/`` by
+    :mod:`l2bayes.student` at the end of every HTML build.
+    """
+    stem = pagename.split("/", 1)[1]
+    return (
+        '<p class="student-download">'
+        f'<a class="reference download" href="../_static/student/{stem}.ipynb" download="{stem}.ipynb">'
+        "Download the student notebook</a> (the exercises with their solutions replaced by stubs; "
+        '<a class="reference download" href="../_static/student/student-notebooks.zip" download>all chapters as a zip</a>)'
+        "</p>"
+    )
+
+
+def _add_student_download(app, pagename, templatename, context, doctree) -> None:
+    if pagename.startswith("chapters/") and "body" in context:
+        body = context["body"]
+        end = body.find("</h1>")
+        if end != -1:
+            end += len("</h1>")
+            context["body"] = body[:end] + student_download_html(pagename) + body[end:]
+
+
 def setup(app):
     app.connect("build-finished", _on_build_finished)
+    app.connect("html-page-context", _add_student_download)
     app.connect("html-page-context", _drop_thebe)
     return {"parallel_read_safe": True, "parallel_write_safe": True, "version": "1"}

@@ -1,0 +1,185 @@
+"""Reading exercises out of notebooks: solution cells, the imports they need, references.
+
+The convention (see the book's authoring notes): the reference solution of an
+exercise is one code cell tagged ``solution`` that holds exactly one top-level
+``def`` (and optionally imports). Names the cell uses but does not define come
+from imports elsewhere in the notebook (``import numpy as np`` in the chapter's
+import cell); :func:`program` gathers just those imports, so a solution can be
+run without running the rest of its notebook.
+
+Notebooks are read as plain JSON (no nbformat), so the grader's worker side
+needs nothing but the standard library.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import json
+import os
+import re
+from functools import lru_cache
+from pathlib import Path
+
+#: Environment variable that points :func:`chapters_dir` at another folder (tests, graders).
+CHAPTERS_ENV = "L2BAYES_CHAPTERS"
+#: The cell tag that marks a solution cell.
+SOLUTION_TAG = "solution"
+
+_MAGIC = re.compile(r"^(\s*)([%!].*)$", re.MULTILINE)
+
+
+def chapters_dir(chapters=None) -> Path:
+    """The folder of chapter notebooks.
+
+    ``chapters`` if given, else ``$L2BAYES_CHAPTERS``, else ``chapters/`` of the
+    repository the package is installed from (``code/l2bayes/../../chapters``).
+    """
+    if chapters is None:
+        chapters = os.environ.get(CHAPTERS_ENV) or Path(__file__).resolve().parents[3] / "chapters"
+    path = Path(chapters)
+    if not path.is_dir():
+        raise ValueError(
+            f"chapters must be a folder of chapter notebooks, got {str(path)!r} "
+            f"(set {CHAPTERS_ENV} or pass chapters=...)"
+        )
+    return path
+
+
+def chapter_path(chapter: str, chapters=None) -> Path:
+    """Path of the notebook ``<chapter>.ipynb`` in :func:`chapters_dir`."""
+    path = chapters_dir(chapters) / f"{chapter}.ipynb"
+    if not path.is_file():
+        raise ValueError(f"chapter {chapter!r} has no notebook at {path}")
+    return path
+
+
+def read_notebook(path) -> dict:
+    """Load a notebook file as JSON, checking it looks like an nbformat 4 notebook."""
+    try:
+        nb = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"path {str(path)!r} is not a readable notebook: {exc}") from None
+    if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
+        raise ValueError(f"path {str(path)!r} is not a notebook: no list of cells")
+    return nb
+
+
+def cell_source(cell: dict) -> str:
+    """A cell's source as one string (nbformat allows a string or a list of lines)."""
+    src = cell.get("source", "")
+    return "".join(src) if isinstance(src, list) else str(src)
+
+
+def cell_tags(cell: dict) -> list:
+    tags = (cell.get("metadata") or {}).get("tags") or []
+    return tags if isinstance(tags, list) else []
+
+
+def is_solution_cell(cell: dict) -> bool:
+    """Whether ``cell`` is a code cell tagged ``solution``."""
+    return isinstance(cell, dict) and cell.get("cell_type") == "code" and SOLUTION_TAG in cell_tags(cell)
+
+
+def solution_sources(nb: dict) -> list[str]:
+    """Sources of the solution cells, in notebook order."""
+    return [cell_source(c) for c in nb["cells"] if is_solution_cell(c)]
+
+
+def strip_magics(source: str) -> str:
+    """Comment out IPython magics and shell escapes (``%...``, ``!...``) so the code is plain Python."""
+    return _MAGIC.sub(r"\1# \2", source)
+
+
+def defined_function(source: str, *, where: str = "solution cell") -> str:
+    """Name of the single top-level ``def`` of a solution cell that holds only imports and that def.
+
+    Raises ``ValueError`` naming ``where`` when the cell does not follow the convention.
+    """
+    try:
+        tree = ast.parse(source)
+    except SyntaxError as exc:
+        raise ValueError(f"{where} is not valid Python: {exc}") from None
+    defs = [node for node in tree.body if isinstance(node, ast.FunctionDef)]
+    others = [node for node in tree.body if not isinstance(node, (ast.FunctionDef, ast.Import, ast.ImportFrom))]
+    if len(defs) != 1 or others:
+        found = ", ".join(type(n).__name__ for n in tree.body) or "nothing"
+        raise ValueError(f"{where} must hold imports and exactly one top-level def; found {found}")
+    return defs[0].name
+
+
+def defines(source: str, name: str) -> bool:
+    """Whether ``source`` appears to define ``name`` at top level (works on invalid code too)."""
+    return re.search(rf"^(async\s+)?def\s+{re.escape(name)}\s*\(", source, re.MULTILINE) is not None
+
+
+def needed_imports(nb: dict, sources: list[str]) -> list[str]:
+    """Import statements from ``nb``'s other code cells that bind a name used in ``sources``.
+
+    Each returned statement imports one name, so an import that fails (say of
+    a package a grader blocks) costs only that name. ``from m import *`` is
+    never included.
+    """
+    used = set()
+    for src in sources:
+        try:
+            used |= {n.id for n in ast.walk(ast.parse(strip_magics(src))) if isinstance(n, ast.Name)}
+        except SyntaxError:
+            continue
+    used -= set(dir(builtins))
+    statements: list[str] = []
+    for cell in nb["cells"]:
+        if not isinstance(cell, dict) or cell.get("cell_type") != "code" or is_solution_cell(cell):
+            continue
+        try:
+            tree = ast.parse(strip_magics(cell_source(cell)))
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            for stmt in _single_imports(node):
+                bound = stmt.names[0].asname or stmt.names[0].name.split(".")[0]
+                if bound in used:
+                    text = ast.unparse(stmt)
+                    if text not in statements:
+                        statements.append(text)
+    return statements
+
+
+def _single_imports(node) -> list:
+    if isinstance(node, ast.Import):
+        return [ast.Import(names=[alias]) for alias in node.names]
+    if isinstance(node, ast.ImportFrom) and node.level == 0 and node.names[0].name != "*":
+        return [ast.ImportFrom(module=node.module, names=[alias], level=0) for alias in node.names]
+    return []
+
+
+def program(nb: dict, sources: list[str]) -> list[str]:
+    """The code to run for ``sources``: the imports they need, one per entry, then the sources."""
+    return needed_imports(nb, sources) + [strip_magics(s) for s in sources]
+
+
+def load_reference(chapter: str, function: str, chapters=None):
+    """The reference solution ``function`` from the solution cells of ``chapter``.
+
+    The solution cell is run, with the imports it needs from its notebook, in
+    a fresh namespace; the rest of the chapter is not run.
+
+    Raises ``ValueError`` naming the argument when the chapter does not exist
+    or no solution cell defines ``function``.
+    """
+    path = chapter_path(chapter, chapters)
+    return _load_reference(str(path), path.stat().st_mtime_ns, function)
+
+
+@lru_cache(maxsize=64)
+def _load_reference(path: str, mtime_ns: int, function: str):
+    nb = read_notebook(path)
+    cells = [s for s in solution_sources(nb) if defines(s, function)]
+    if len(cells) != 1:
+        raise ValueError(
+            f"function {function!r}: expected one solution cell defining it in {path}, found {len(cells)}"
+        )
+    namespace: dict = {"__name__": f"l2bayes_reference_{Path(path).stem}"}
+    for code in program(nb, cells):
+        exec(compile(code, f"<reference {Path(path).name}: {function}>", "exec"), namespace)
+    return namespace[function]
