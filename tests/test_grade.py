@@ -217,9 +217,35 @@ def test_values_survive_the_wire_and_malformed_ones_are_refused():
         {"__ndarray__": {**good["__ndarray__"], "shape": [-3]}},
         {"__pickle__": "gASV"},
         {"__tensor__": {"array": good["__ndarray__"], "dtype": "torch.os.system"}},
+        {"__tensor__": {"array": good["__ndarray__"], "dtype": "torch.float64", "requires_grad": "yes"}},
+        {"__tensor__": {"array": good["__ndarray__"], "dtype": "torch.float64", "parameter": 1}},
+        {"__tensor__": {"array": wire.encode(np.arange(3))["__ndarray__"], "dtype": "torch.int64", "requires_grad": True}},
     ):
         with pytest.raises((ValueError, TypeError)):
             wire.decode(bad)
+
+
+def test_named_parameters_survive_the_wire():
+    torch = pytest.importorskip("torch")
+    model = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.LayerNorm(2)).double()
+    model[1].bias.requires_grad_(False)
+    named = list(model.named_parameters()) + [("buffer", torch.ones(2, requires_grad=True))]
+    back = wire.decode(json.loads(json.dumps(wire.encode(named))))
+    assert isinstance(back, list) and all(isinstance(pair, tuple) for pair in back)
+    for (name, p), (name_back, q) in zip(named, back):
+        assert name_back == name and type(q) is type(p) and q.requires_grad == p.requires_grad
+        assert q.dtype == p.dtype and torch.equal(q.detach(), p.detach()) and q.is_leaf
+    assert set(wire.encode(torch.ones(2))["__tensor__"]) == {"array", "dtype"}  # plain tensors as before
+
+
+def test_the_worker_sends_an_answers_iterators_as_lists():
+    groups = [{"params": (x for x in [1.0, 2.0])}, {"params": map(float, [3])}]
+    assert wire.decode(wire.encode(groups, iterators=True)) == [{"params": [1.0, 2.0]}, {"params": [3.0]}]
+    kept = iter([1.0])
+    assert wire.encode([kept])[0]["__object__"]["type"] == "list_iterator"  # the grader never reads its own
+    assert next(kept) == 1.0
+    endless = wire.encode(iter(int, 1), iterators=True)  # iter(int, 1) never stops
+    assert endless["__object__"]["text"] == f"more than {wire.MAX_ELEMENTS} items, too long"
 
 
 def test_bad_arguments_raise_value_error_naming_them(tmp_path):
@@ -246,6 +272,32 @@ def test_the_worker_runs_without_the_package_on_its_path():
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     done = subprocess.run([sys.executable, "-I", "-S", "-c", "import l2bayes"], capture_output=True, env=env)
     assert done.returncode != 0 and b"No module named 'l2bayes'" in done.stderr
+
+
+def test_parameter_groups_are_graded_through_the_sandbox():
+    """ch04-decay-groups: named parameters go in, groups come back, and the grader recognises them."""
+    pytest.importorskip("torch")
+    from l2bayes.exercises.judge import judge
+
+    plan = make_plan("04_weight_decay_sgd", ids=["ch04-decay-groups"], chapters=HERE.parent / "chapters")
+    (ex,) = plan.exercises
+    solutions = {
+        "correct": "def weight_decay_groups(named_parameters, weight_decay):\n"
+                   "    named = [(n, p) for n, p in named_parameters if p.requires_grad]  # as in a training script\n"
+                   "    assert all(isinstance(p, torch.nn.Parameter) for _, p in named)\n"
+                   "    return [{'params': [p for n, p in named if n.endswith('weight')], 'weight_decay': weight_decay},\n"
+                   "            {'params': [p for n, p in named if not n.endswith('weight')], 'weight_decay': 0.0}]",
+        "biases decayed too": "def weight_decay_groups(named_parameters, weight_decay):\n"
+                              "    return [{'params': (p for _, p in named_parameters), 'weight_decay': weight_decay}]",
+    }
+    for name, code in solutions.items():
+        with Session([("<import>", "import torch"), ("<solution cell 1>", code)], LIMITS, deny=[]) as session:
+            outcomes = session.call(ex.function, plan.args[ex.id], seconds=30.0)
+        result = judge(ex, plan.cases[ex.id], plan.expected[ex.id], outcomes, seed=plan.seed)
+        if name == "correct":
+            assert result.passed, result.message
+        else:
+            assert not result and result.misconception.name == name, result.message
 
 
 def test_tensors_cross_the_sandbox_both_ways():

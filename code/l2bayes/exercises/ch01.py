@@ -11,13 +11,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from l2bayes.exercises.spec import Case, Exercise, Misconception, close, same
+from l2bayes.exercises.spec import Case, Exercise, Misconception, close, log_uniform, same
 
 CHAPTER = "01_prior_to_penalty"
 
 
-def _log_uniform(rng: np.random.Generator, low: float, high: float) -> float:
-    return float(np.exp(rng.uniform(np.log(low), np.log(high))))
 
 
 # --- penalty_grad(theta, lam, centre) = lam * (theta - centre) -----------------------------
@@ -27,7 +25,7 @@ def _penalty_case(rng: np.random.Generator) -> dict:
     d = int(rng.integers(2, 7))
     return {
         "theta": rng.normal(0.0, 2.0, size=d),
-        "lam": _log_uniform(rng, 0.01, 10.0),
+        "lam": log_uniform(rng, 0.01, 10.0),
         "centre": rng.normal(0.0, 2.0, size=d),
     }
 
@@ -92,9 +90,9 @@ PENALTY_GRAD = Exercise(
 
 
 def _neg_log_prior_case(rng: np.random.Generator) -> dict:
-    sd = _log_uniform(rng, 0.1, 10.0)
+    sd = log_uniform(rng, 0.1, 10.0)
     while abs(sd - 1.0) < 0.05:  # at sigma = 1, sigma and sigma^2 cannot be told apart
-        sd = _log_uniform(rng, 0.1, 10.0)
+        sd = log_uniform(rng, 0.1, 10.0)
     return {"theta": rng.normal(0.0, sd, size=int(rng.integers(2, 9))), "prior_std": sd}
 
 
@@ -181,8 +179,8 @@ NEG_LOG_PRIOR = Exercise(
 def _mse_case(rng: np.random.Generator) -> dict:
     n = int(np.exp(rng.uniform(np.log(10), np.log(100_000))))
     return {
-        "prior_std": _log_uniform(rng, 0.1, 10.0),
-        "noise_std": _log_uniform(rng, 0.05, 5.0),
+        "prior_std": log_uniform(rng, 0.1, 10.0),
+        "noise_std": log_uniform(rng, 0.05, 5.0),
         "n": n,
         "batch_size": int(rng.integers(1, n)),
     }

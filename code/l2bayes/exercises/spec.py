@@ -120,6 +120,51 @@ def close(*, rtol: float = 1e-9, atol: float = 1e-12, dtype: bool = False) -> Co
     return compare
 
 
+def close_tuple(*names: str, rtol: float = 1e-9, atol: float = 1e-12) -> Comparison:
+    """Compare a tuple answer entry by entry with :func:`close`; ``names`` name the entries.
+
+    A list of the right length is accepted as well as a tuple, and a failure
+    names the entry that is wrong (``"theta: ..."``).
+    """
+    each = close(rtol=rtol, atol=atol)
+    what = f"a tuple ({', '.join(names)})"
+
+    def compare(expected, got) -> str | None:
+        if not isinstance(got, (tuple, list)) or len(got) != len(names):
+            return f"expected {what}, got {describe(got)}"
+        for name, want, have in zip(names, expected, got):
+            reason = each(want, have)
+            if reason is not None:
+                return f"{name}: {reason}"
+        return None
+
+    return compare
+
+
+def part(got, index: int):
+    """Entry ``index`` of a tuple answer (for detectors; raises on anything else)."""
+    if not isinstance(got, (tuple, list)):
+        raise TypeError("not a tuple")
+    return got[index]
+
+
+def log_uniform(rng: np.random.Generator, low: float, high: float) -> float:
+    """A number between ``low`` and ``high``, uniform on a log scale (for drawing cases)."""
+    return float(np.exp(rng.uniform(np.log(low), np.log(high))))
+
+
+def away_from(rng: np.random.Generator, low: float, high: float, avoid) -> float:
+    """A :func:`log_uniform` draw at least 10% (relative) away from every value in ``avoid``.
+
+    Keeps distinct wrong formulas (``s/sigma`` and ``s**2/sigma**2``, say) from
+    giving the same number by accident.
+    """
+    while True:
+        value = log_uniform(rng, low, high)
+        if all(abs(value / a - 1) > 0.1 for a in avoid):
+            return value
+
+
 def same(got, target, *, rtol: float = 1e-6, atol: float = 1e-12) -> bool:
     """``True`` when ``got`` is finite and equals ``target`` to ``rtol`` (for detectors).
 
@@ -176,7 +221,17 @@ def describe(x) -> str:
 
 
 def show(x, *, precision: int = 6) -> str:
-    """A value written out for feedback: arrays and tensors summarised, numbers in full."""
+    """A value written out for feedback: arrays and tensors summarised, numbers in full.
+
+    Two kinds of list are written by structure, a tensor as its shape
+    (``tensor (4, 3)``): parameter groups (dicts with ``"params"``), each with
+    its keys and the shapes of its parameters, and ``(name, tensor)`` pairs as
+    ``model.named_parameters()`` gives them.
+    """
+    if _is_param_groups(x):
+        return "[" + ", ".join(_group_text(g, precision) for g in x) + "]"
+    if _is_named_tensors(x):
+        return _listing([_entry_text(e, precision) for e in x])
     if is_tensor(x):
         return f"tensor({_array_text(x.detach().cpu().numpy(), precision)})"
     if isinstance(x, np.ndarray):
@@ -185,6 +240,57 @@ def show(x, *, precision: int = 6) -> str:
         return repr(x.item())
     text = repr(x)
     return text if len(text) <= 200 else text[:197] + "..."
+
+
+#: Entries of a parameter list written out before "... (k more)".
+_MAX_LISTED = 12
+
+
+def _is_param_groups(x) -> bool:
+    return isinstance(x, (list, tuple)) and len(x) > 0 and all(isinstance(g, dict) and "params" in g for g in x)
+
+
+def _is_named_tensors(x) -> bool:
+    return (
+        isinstance(x, (list, tuple))
+        and len(x) > 0
+        and all(isinstance(e, (tuple, list)) and len(e) == 2 and isinstance(e[0], str) and is_tensor(e[1]) for e in x)
+    )
+
+
+def _tensor_brief(t) -> str:
+    return f"tensor {tuple(t.shape)}"
+
+
+def _entry_text(e, precision: int) -> str:
+    """One entry of a parameter list: a tensor's shape, a (name, tensor) pair, else a short repr."""
+    if is_tensor(e):
+        return _tensor_brief(e)
+    if _is_named_tensors([e]):
+        return f"({e[0][:60]!r}, {_tensor_brief(e[1])})"
+    return " ".join(show(e, precision=precision).split())[:40]
+
+
+def _listing(items: list[str]) -> str:
+    extra = len(items) - _MAX_LISTED
+    if extra > 0:
+        items = items[:_MAX_LISTED] + [f"... ({extra} more)"]
+    return "[" + ", ".join(items) + "]"
+
+
+def _group_text(group: dict, precision: int) -> str:
+    parts = []
+    for key, value in group.items():
+        if key != "params":
+            text = show(value, precision=precision)
+        elif is_tensor(value):
+            text = _tensor_brief(value)
+        elif isinstance(value, (list, tuple)):
+            text = _listing([_entry_text(p, precision) for p in value])
+        else:
+            text = f"<{describe(value)}>"
+        parts.append(f"{show(key)[:40]}: {text}")
+    return "{" + ", ".join(parts) + "}"
 
 
 def _array_text(a: np.ndarray, precision: int) -> str:

@@ -46,6 +46,8 @@ import resource
 import signal
 import sys
 import traceback
+from collections.abc import Iterator
+from itertools import islice
 
 MAX_ELEMENTS = 2_000_000
 MAX_TEXT = 2_000
@@ -60,9 +62,14 @@ _TORCH_DTYPES = (
 # --- values on the wire --------------------------------------------------------------------
 
 
-def encode(value, _depth: int = 0):
+def encode(value, _depth: int = 0, *, iterators: bool = False):
     """A JSON-able form of ``value``: numbers, strings, lists, tuples, dicts, arrays, tensors.
 
+    A tensor keeps its dtype, whether it requires gradients and whether it is
+    an ``nn.Parameter``, so that ``list(model.named_parameters())`` arrives as
+    it left. With ``iterators=True`` (the worker, for answers) an iterator (a
+    generator, ``map``, ``filter``...) is read and sent as a list, as torch
+    reads the ``params`` of a parameter group; the grader never reads its own.
     Anything else becomes ``{"__object__": {"type": name}}``; nothing of it is
     run or ``repr``-ed.
     """
@@ -81,23 +88,37 @@ def encode(value, _depth: int = 0):
     if isinstance(value, (list, tuple)):
         if len(value) > MAX_ELEMENTS:
             return _opaque(value, f"length {len(value)}, too long")
-        items = [encode(v, _depth + 1) for v in value]
+        items = [encode(v, _depth + 1, iterators=iterators) for v in value]
         return items if isinstance(value, list) else {"__tuple__": items}
     if isinstance(value, dict):
-        return {"__dict__": [[encode(k, _depth + 1), encode(v, _depth + 1)] for k, v in value.items()]}
+        pairs = [[encode(k, _depth + 1, iterators=iterators), encode(v, _depth + 1, iterators=iterators)]
+                 for k, v in value.items()]
+        return {"__dict__": pairs}
     torch, np = sys.modules.get("torch"), sys.modules.get("numpy")
     if torch is not None and isinstance(value, torch.Tensor):
         t = value.detach().cpu().resolve_conj().resolve_neg()
         if t.dtype == torch.bfloat16:
             t = t.float()
         body = _array(t.numpy())
-        return {"__tensor__": {"array": body, "dtype": str(value.dtype)}} if body else _opaque(value, _why(t))
+        if not body:
+            return _opaque(value, _why(t))
+        tensor = {"array": body, "dtype": str(value.dtype)}
+        if isinstance(value, torch.nn.Parameter):
+            tensor["parameter"] = True  # list(model.named_parameters()) holds Parameters
+        if value.requires_grad:
+            tensor["requires_grad"] = True
+        return {"__tensor__": tensor}
     if np is not None and isinstance(value, np.ndarray):
         body = _array(value)
         return {"__ndarray__": body} if body else _opaque(value, _why(value))
     if np is not None and isinstance(value, np.generic):
         body = _array(np.asarray(value))
         return {"__npscalar__": body} if body else _opaque(value)
+    if iterators and isinstance(value, Iterator):  # torch reads a parameter list with list(); so does the wire
+        items = list(islice(value, MAX_ELEMENTS + 1))
+        if len(items) > MAX_ELEMENTS:
+            return _opaque(value, f"more than {MAX_ELEMENTS} items, too long")
+        return [encode(v, _depth + 1, iterators=iterators) for v in items]
     return _opaque(value)
 
 
@@ -176,7 +197,15 @@ def _to_tensor(body):
     name = str(body.get("dtype", "")).removeprefix("torch.")
     if name not in _TORCH_DTYPES:
         raise ValueError("malformed tensor dtype")
-    return torch.from_numpy(_to_array(body["array"])).to(getattr(torch, name))
+    flags = {key: body.get(key, False) for key in ("parameter", "requires_grad")}
+    if not all(isinstance(flag, bool) for flag in flags.values()):
+        raise ValueError("malformed tensor flags")
+    tensor = torch.from_numpy(_to_array(body["array"])).to(getattr(torch, name))
+    if flags["requires_grad"] and not (tensor.is_floating_point() or tensor.is_complex()):
+        raise ValueError("malformed tensor: only floating-point tensors can require gradients")
+    if flags["parameter"]:
+        return torch.nn.Parameter(tensor, requires_grad=flags["requires_grad"])
+    return tensor.requires_grad_(flags["requires_grad"])
 
 
 # --- the sandbox, from inside ---------------------------------------------------------------
@@ -304,7 +333,7 @@ def handle(request: dict, namespace: dict) -> dict:
     except BaseException as exc:  # noqa: BLE001
         return {"error": _error(exc)}
     try:
-        return {"value": encode(value)}
+        return {"value": encode(value, iterators=True)}
     except BaseException as exc:  # noqa: BLE001 - e.g. a hostile __int__
         return {"error": {"type": "OutputError", "message": f"the answer could not be sent: {type(exc).__name__}", "line": None}}
 
