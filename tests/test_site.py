@@ -152,3 +152,14 @@ def test_site_without_solutions_still_has_every_chapter_and_exercise(hidden_site
         assert cut.classes.count("exercise") == full.classes.count("exercise"), chapter.name
         assert cut.classes.count("solution") == 0, f"{chapter.name} still shows a solution"
     assert (hidden_site / "_static" / "student" / "student-notebooks.zip").is_file()
+
+
+def test_equations_are_cross_referenced_across_chapters(pages):
+    cross = set()
+    for chapter in sorted((SITE / "chapters").glob("*.html")):
+        for match in re.finditer(r'href="(\d\d_[a-z0-9_]+)\.html#equation-([a-z0-9-]+)"', chapter.read_text(encoding="utf-8")):
+            if match.group(1) != chapter.stem:
+                cross.add((chapter.stem, match.group(1), match.group(2)))
+    assert len({(src, dst) for src, dst, _ in cross}) >= 2, f"too few cross-chapter equation references: {cross}"
+    for src, dst, label in cross:
+        assert f'id="equation-{label}"' in (SITE / "chapters" / f"{dst}.html").read_text(encoding="utf-8"), (src, label)
