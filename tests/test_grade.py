@@ -14,6 +14,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +28,9 @@ HERE = Path(__file__).parent
 SUBMISSIONS = HERE / "submissions"
 CHAPTERS = SUBMISSIONS / "book" / "chapters"
 LIMITS = Limits(exercise_seconds=2.0, cell_seconds=3.0, submission_seconds=30.0, memory_mb=1024)
-ESCAPE_TARGET = Path("/tmp/l2bayes-escape-test")
+# The escape fixture writes to "../l2bayes-escape-test" from its working folder, which the
+# sandbox makes in the system temp directory: that file must never appear.
+ESCAPE_TARGET = Path(tempfile.gettempdir()) / "l2bayes-escape-test"
 
 PG, NLP, MSE = "ch01-penalty-grad", "ch01-neg-log-prior", "ch01-mse-weight-decay"
 FULL = {PG: (1.0, "passed all"), NLP: (1.0, "passed all"), MSE: (1.0, "passed all")}
