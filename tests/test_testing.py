@@ -35,3 +35,22 @@ def test_max_rel_diff():
     assert max_rel_diff([1.0, 2.0], [1.0, 4.0]) == pytest.approx(0.5)
     with pytest.raises(ValueError, match="shape"):
         max_rel_diff([1.0], [1.0, 2.0])
+
+
+def test_claims_are_recorded_with_method_and_error():
+    from l2bayes.testing import LEDGER
+    before = len(LEDGER)
+    assert_close(1.0 + 1e-13, 1.0, rtol=1e-12, what="x", method="exact", statement="x is one")
+    entry = LEDGER[before]
+    assert entry["label"] == "x" and entry["method"] == "exact" and entry["statement"] == "x is one"
+    assert entry["tolerance"] == 1e-12
+    assert 0 < entry["error"] < 1e-12
+
+
+def test_assert_below():
+    from l2bayes import assert_below
+    assert_below(0.5, 1.0, what="half below one", method="arithmetic")
+    with pytest.raises(AssertionError, match="exceeds"):
+        assert_below(2.0, 1.0, what="two below one")
+    with pytest.raises(AssertionError, match="non-finite"):
+        assert_below(np.nan, 1.0, what="nan")

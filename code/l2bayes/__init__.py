@@ -15,9 +15,10 @@ from l2bayes.priors import (
     weight_decay_for_prior,
 )
 from l2bayes.ridge import bayes_posterior, center_data, fit_evidence, log_evidence, ridge_fit, ridge_path
-from l2bayes.testing import assert_close
+from l2bayes.testing import assert_below, assert_close
 
 __all__ = [
+    "assert_below",
     "assert_close",
     "bayes_posterior",
     "center_data",

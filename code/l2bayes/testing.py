@@ -1,8 +1,23 @@
-"""Assertions with a stated tolerance, for the claims the chapters make."""
+"""Assertions with a stated tolerance, for the claims the chapters make.
+
+Every check a chapter makes goes through :func:`assert_close` (two values agree)
+or :func:`assert_below` (a value stays under a bound). Besides asserting, each
+call records a *claim* in :data:`LEDGER`: the chapter's short label (``what``),
+the sentence it backs (``statement``), the independent method that produced the
+reference value (``method``), the error and the tolerance, and why a tolerance
+looser than :data:`STRICT_TOLERANCE` is acceptable (``reason``). The book's build
+gathers these into the page "Claims and checks" and ``claims.json``.
+"""
 
 from __future__ import annotations
 
 import numpy as np
+
+#: Tolerances looser than this must say why (``reason=``).
+STRICT_TOLERANCE = 1e-6
+
+#: The claims checked so far in this process, in order (dicts; see :func:`record_claim`).
+LEDGER: list[dict] = []
 
 
 def _as_numpy(x) -> np.ndarray:
@@ -20,12 +35,45 @@ def max_rel_diff(actual, desired) -> float:
     return float(np.max(np.abs(a - d) / scale)) if a.size else 0.0
 
 
-def assert_close(actual, desired, *, rtol: float = 1e-12, atol: float = 0.0, what: str = "values") -> None:
-    """Assert ``|actual - desired| <= atol + rtol * |desired|`` entrywise.
+def record_claim(*, what: str, method: str | None, statement: str | None, error: float,
+                 tolerance: float, reason: str | None, kind: str) -> dict:
+    """Append one claim to :data:`LEDGER` and return it."""
+    entry = {
+        "label": what,
+        "statement": statement,
+        "method": method,
+        "error": float(error),
+        "tolerance": float(tolerance),
+        "reason": reason,
+        "kind": kind,
+    }
+    LEDGER.append(entry)
+    return entry
+
+
+def assert_close(actual, desired, *, rtol: float = 1e-12, atol: float = 0.0, what: str = "values",
+                 method: str | None = None, statement: str | None = None, reason: str | None = None) -> None:
+    """Assert ``|actual - desired| <= atol + rtol * |desired|`` entrywise, and record the claim.
 
     Works on numbers, numpy arrays and torch tensors. On failure the message
     names ``what`` was compared, the tolerance and the largest deviation, so a
     broken claim in a chapter says which claim broke.
+
+    Parameters
+    ----------
+    actual, desired
+        The value under test and the reference value.
+    rtol, atol : float
+        The tolerance.
+    what : str
+        A short label of the claim ("MAP vs ridge").
+    method : str, optional
+        How ``desired`` was computed, independently of ``actual`` ("BFGS on the
+        negative log posterior", "scikit-learn's Ridge", "exact rationals").
+    statement : str, optional
+        The sentence of the chapter that this check backs.
+    reason : str, optional
+        Why a tolerance looser than :data:`STRICT_TOLERANCE` is the right one.
     """
     a, d = _as_numpy(actual), _as_numpy(desired)
     if a.shape != d.shape:
@@ -34,6 +82,16 @@ def assert_close(actual, desired, *, rtol: float = 1e-12, atol: float = 0.0, wha
         raise AssertionError(f"{what}: non-finite values")
     err = np.abs(a - d)
     bound = atol + rtol * np.abs(d)
+    # The recorded error is in the units of the tolerance: the largest
+    # err / (atol + rtol |d|) scaled back to rtol (or atol when rtol is 0).
+    tolerance = rtol if rtol > 0 else atol
+    if a.size:
+        ratio = float(np.max(err / np.maximum(bound, np.finfo(np.float64).tiny)))
+        error = ratio * tolerance
+    else:
+        error = 0.0
+    record_claim(what=what, method=method, statement=statement, error=error, tolerance=tolerance,
+                 reason=reason, kind="close")
     if np.any(err > bound):
         worst = int(np.argmax(err - bound))
         raise AssertionError(
@@ -41,3 +99,21 @@ def assert_close(actual, desired, *, rtol: float = 1e-12, atol: float = 0.0, wha
             f"worst entry {a.flat[worst]!r} vs {d.flat[worst]!r}, "
             f"abs diff {err.flat[worst]:.3g}"
         )
+
+
+def assert_below(value, bound, *, what: str, method: str | None = None, statement: str | None = None,
+                 reason: str | None = None) -> None:
+    """Assert ``value <= bound`` (every entry), and record the claim.
+
+    For claims that are inequalities: "the evidence's pick is within 2% of the
+    best held-out error", "the gap shrinks below 1e-3". ``value`` is recorded as
+    the error and ``bound`` as the tolerance; NaN never passes.
+    """
+    v, b = _as_numpy(value), _as_numpy(bound)
+    if not (np.all(np.isfinite(v)) and np.all(np.isfinite(b))):
+        raise AssertionError(f"{what}: non-finite values")
+    worst = float(np.max(v - b)) if v.size else -np.inf
+    record_claim(what=what, method=method, statement=statement, error=float(np.max(v)) if v.size else 0.0,
+                 tolerance=float(np.min(b)) if b.size else 0.0, reason=reason, kind="below")
+    if not np.all(v <= b):
+        raise AssertionError(f"{what}: {float(np.max(v))!r} exceeds the bound {float(np.min(b))!r} (by {worst:.3g})")
