@@ -14,16 +14,26 @@ incremental build (a console error). :func:`_drop_thebe` removes those assets.
 It also trims what readers never download: the theme's source maps (and the
 comments that point to them) and its server-side translation catalogues.
 
+It also gathers the ledger of claims (see the section "The ledger of claims"
+below): the page "Claims and checks" and ``claims.json``.
+
 Enable it in ``_config.yml`` under ``sphinx.extra_extensions`` and set
 ``mathjax_path: mathjax/tex-chtml.js``.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import shutil
 from importlib import metadata
 from pathlib import Path
+
+from docutils import nodes
+from docutils.parsers.rst import Directive
+
+from l2bayes.testing import CLAIM_KEYS, CLAIM_MIME, CLAIM_OUTPUT_ENV, STRICT_TOLERANCE
 
 #: Paths inside MathJax's distribution that the site serves.
 MATHJAX_PARTS = (
@@ -121,7 +131,195 @@ def _add_student_download(app, pagename, templatename, context, doctree) -> None
             context["body"] = body[:end] + student_download_html(pagename) + body[end:]
 
 
+# --- The ledger of claims: "Claims and checks" and claims.json ---------------------------------
+#
+# Every assert_close / assert_below of a chapter displays its claim as an output of
+# MIME type CLAIM_MIME when the build executes the notebook (see l2bayes.testing).
+# ClaimOutputs, registered with myst-nb as a MIME renderer (the entry point
+# "myst_nb.mime_renderers" in pyproject.toml), turns each such output into an
+# empty anchor that carries the claim; _collect_claims stores the claims of each
+# page in the environment, so a page read from the execution cache, or not read at
+# all, keeps its claims; the directive `claims-ledger` becomes the table of all
+# claims; build-finished writes claims.json.
+
+#: Where the build writes every claim, relative to the HTML output folder.
+CLAIMS_JSON = "claims.json"
+
+
+def claim_anchor(cell_index, output_index) -> str:
+    """The HTML id of the anchor a claim's output leaves in its cell."""
+    return f"claim-{cell_index}-{output_index}"
+
+
+class ClaimOutputs:
+    """myst-nb MIME renderer for claim outputs: an invisible anchor that carries the claim."""
+
+    mime_priority_overrides = [("*", CLAIM_MIME, 1)]
+
+    @staticmethod
+    def handle_mime(renderer, data, inline):
+        if data.mime_type != CLAIM_MIME:
+            return None
+        content = data.content
+        claim = json.loads(content) if isinstance(content, (str, bytes)) else dict(content)
+        anchor = claim_anchor(data.cell_index, data.output_index)
+        claim.update(cell=data.cell_index, anchor=anchor)
+        node = nodes.inline("", "", ids=[anchor], classes=["claim-anchor"])
+        node["l2bayes_claim"] = claim
+        return [node]
+
+
+def claims_of_doctree(doctree) -> list[dict]:
+    """The claims carried by the anchors of one page, in page order."""
+    return [dict(node["l2bayes_claim"]) for node in doctree.findall(nodes.inline) if node.get("l2bayes_claim")]
+
+
+def _claims_store(env) -> dict:
+    if not hasattr(env, "l2bayes_claims"):
+        env.l2bayes_claims = {}
+    return env.l2bayes_claims
+
+
+def _collect_claims(app, doctree) -> None:
+    claims = claims_of_doctree(doctree)
+    store = _claims_store(app.env)
+    store.pop(app.env.docname, None)
+    if claims:
+        store[app.env.docname] = claims
+
+
+def _purge_claims(app, env, docname) -> None:
+    _claims_store(env).pop(docname, None)
+
+
+def _merge_claims(app, env, docnames, other) -> None:
+    store = _claims_store(env)
+    for docname, claims in _claims_store(other).items():
+        if docname in docnames:
+            store[docname] = claims
+
+
+def all_claims(env, builder) -> list[dict]:
+    """Every claim of the book, chapter by chapter (in file order), with its page and URL."""
+    out = []
+    for docname in sorted(_claims_store(env)):
+        title = env.titles[docname].astext() if docname in env.titles else docname
+        for claim in _claims_store(env)[docname]:
+            entry = {"chapter": docname.rsplit("/", 1)[-1], "title": title, "page": docname}
+            entry.update({key: claim.get(key) for key in CLAIM_KEYS})
+            entry["cell"] = claim.get("cell")
+            entry["url"] = f"{builder.get_target_uri(docname)}#{claim['anchor']}"
+            out.append(entry)
+    return out
+
+
+class claims_ledger(nodes.General, nodes.Element):
+    """Placeholder for the table of all claims, filled in once every page is read."""
+
+
+class ClaimsLedger(Directive):
+    """``{claims-ledger}``: the table of every claim of the book, by chapter."""
+
+    def run(self):
+        env = self.state.document.settings.env
+        pages = getattr(env, "l2bayes_ledger_pages", set())
+        pages.add(env.docname)
+        env.l2bayes_ledger_pages = pages
+        return [claims_ledger("")]
+
+
+def _format_number(x) -> str:
+    return "0" if x == 0 else f"{x:.2g}"
+
+
+def _claims_table(claims, relative_uri) -> nodes.table:
+    table = nodes.table(classes=["claims-table"])
+    widths = (30, 30, 12, 28)
+    group = nodes.tgroup(cols=len(widths))
+    table += group
+    for width in widths:
+        group += nodes.colspec(colwidth=width)
+    head = nodes.thead()
+    group += head
+    header = nodes.row()
+    for text in ("Claim", "Checked against", "Error / tolerance", "Why this tolerance"):
+        header += nodes.entry("", nodes.paragraph(text=text))
+    head += header
+    body = nodes.tbody()
+    group += body
+    for claim in claims:
+        row = nodes.row()
+        link = nodes.reference("", claim["label"] or "(no label)", refuri=relative_uri(claim), internal=True)
+        first = nodes.entry("", nodes.paragraph("", "", nodes.strong("", "", link)))
+        if claim["statement"]:
+            first += nodes.paragraph(text=claim["statement"])
+        row += first
+        row += nodes.entry("", nodes.paragraph(text=claim["method"] or "(no method)"))
+        relation = "≤" if claim["error"] <= claim["tolerance"] else ">"
+        row += nodes.entry("", nodes.paragraph(
+            text=f"{_format_number(claim['error'])} {relation} {_format_number(claim['tolerance'])}"))
+        row += nodes.entry("", nodes.paragraph(text=claim["reason"] or ""))
+        body += row
+    return table
+
+
+def _fill_claims_ledger(app, doctree, fromdocname) -> None:
+    placeholders = list(doctree.findall(claims_ledger))
+    if not placeholders:
+        return
+    claims = all_claims(app.env, app.builder)
+    strict = sum(c["tolerance"] <= STRICT_TOLERANCE for c in claims)
+    chapters = sorted({c["chapter"] for c in claims})
+    content = [nodes.paragraph(text=(
+        f"{len(claims)} claims in {len(chapters)} chapters, {strict} of them with a tolerance of "
+        f"{STRICT_TOLERANCE:g} or tighter. They are also in the file {CLAIMS_JSON} at the root of the site."
+    ))]
+
+    def relative_uri(claim: dict) -> str:
+        return app.builder.get_relative_uri(fromdocname, claim["page"]) + "#" + claim["url"].partition("#")[2]
+
+    for chapter in chapters:
+        these = [c for c in claims if c["chapter"] == chapter]
+        section = nodes.section(ids=[f"claims-{chapter.replace('_', '-')}"])
+        section += nodes.title(text=these[0]["title"])
+        section += nodes.paragraph(text=f"{len(these)} claims.")
+        section += _claims_table(these, relative_uri)
+        content.append(section)
+    for placeholder in placeholders:
+        placeholder.replace_self(content)
+
+
+def _ledger_pages_outdated(app, env, added, changed, removed):
+    # the ledger page shows other pages' claims: rebuild it whenever any page changes
+    if added or changed or removed:
+        return sorted(getattr(env, "l2bayes_ledger_pages", set()) - set(removed))
+    return []
+
+
+def write_claims_json(app, exc) -> None:
+    """``build-finished``: every claim into ``claims.json`` at the root of the HTML site."""
+    if exc is None and app.builder.format == "html":
+        path = Path(app.outdir) / CLAIMS_JSON
+        path.write_text(json.dumps(all_claims(app.env, app.builder), indent=1, ensure_ascii=False) + "\n",
+                        encoding="utf-8")
+
+
+def setup_claims(app) -> None:
+    """Register the ledger of claims (called from :func:`setup`)."""
+    # The build's kernels inherit this process's environment: they display each claim.
+    os.environ[CLAIM_OUTPUT_ENV] = "1"
+    app.add_node(claims_ledger)
+    app.add_directive("claims-ledger", ClaimsLedger)
+    app.connect("doctree-read", _collect_claims)
+    app.connect("env-purge-doc", _purge_claims)
+    app.connect("env-merge-info", _merge_claims)
+    app.connect("env-get-outdated", _ledger_pages_outdated)
+    app.connect("doctree-resolved", _fill_claims_ledger)
+    app.connect("build-finished", write_claims_json)
+
+
 def setup(app):
+    setup_claims(app)
     app.connect("build-finished", _on_build_finished)
     app.connect("html-page-context", _add_student_download)
     app.connect("html-page-context", _drop_thebe)

@@ -7,9 +7,19 @@ the sentence it backs (``statement``), the independent method that produced the
 reference value (``method``), the error and the tolerance, and why a tolerance
 looser than :data:`STRICT_TOLERANCE` is acceptable (``reason``). The book's build
 gathers these into the page "Claims and checks" and ``claims.json``.
+
+How the claims reach the website: the build's notebook kernels run with the
+environment variable :data:`CLAIM_OUTPUT_ENV` set (by :mod:`l2bayes.site`), and
+there each recorded claim is also displayed as a one-line output of the MIME
+type :data:`CLAIM_MIME`, holding the claim as JSON. Outputs are what
+jupyter-book's execution cache stores, so the claims of a notebook that is not
+re-executed come back with its cached outputs. Outside the build (a student's
+Jupyter, nbval, the grader) nothing is displayed.
 """
 
 from __future__ import annotations
+
+import os
 
 import numpy as np
 
@@ -18,6 +28,15 @@ STRICT_TOLERANCE = 1e-6
 
 #: The claims checked so far in this process, in order (dicts; see :func:`record_claim`).
 LEDGER: list[dict] = []
+
+#: The MIME type of the output that carries one claim from a notebook to the build.
+CLAIM_MIME = "application/vnd.l2bayes.claim+json"
+
+#: Set (to "1") in the environment of the build's kernels: display each claim.
+CLAIM_OUTPUT_ENV = "L2BAYES_CLAIM_OUTPUTS"
+
+#: The keys of a claim, in the order of ``claims.json``.
+CLAIM_KEYS = ("label", "statement", "method", "error", "tolerance", "reason", "kind")
 
 
 def _as_numpy(x) -> np.ndarray:
@@ -48,7 +67,54 @@ def record_claim(*, what: str, method: str | None, statement: str | None, error:
         "kind": kind,
     }
     LEDGER.append(entry)
+    _display_claim(entry)
     return entry
+
+
+def _in_kernel() -> bool:
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython ships with every kernel
+        return False
+    shell = get_ipython()
+    return shell is not None and getattr(shell, "kernel", None) is not None
+
+
+def _display_claim(entry: dict) -> None:
+    """Inside the build's kernels only, display ``entry`` as a :data:`CLAIM_MIME` output."""
+    if os.environ.get(CLAIM_OUTPUT_ENV) != "1" or not _in_kernel():
+        return
+    from IPython.display import display
+
+    display({CLAIM_MIME: dict(entry)}, raw=True)
+
+
+def claim_problems(claim: dict) -> list[str]:
+    """What is wrong with one recorded claim, as sentences (empty when nothing is).
+
+    A claim must say which sentence it backs (``statement``) and how the reference
+    value was computed independently (``method``, a phrase rather than a word),
+    its error must not exceed its tolerance, and a tolerance looser than
+    :data:`STRICT_TOLERANCE` must come with a ``reason``.
+    """
+    problems = []
+    for key in ("label", "statement", "method"):
+        if not isinstance(claim.get(key), str) or not claim[key].strip():
+            problems.append(f"no {key}")
+    method = claim.get("method")
+    if isinstance(method, str) and method.strip() and len(method.split()) < 2:
+        problems.append(f"method {method!r} does not say how the reference was computed")
+    error, tolerance = claim.get("error"), claim.get("tolerance")
+    numbers = all(isinstance(v, (int, float)) and np.isfinite(v) for v in (error, tolerance))
+    if not numbers:
+        problems.append(f"error {error!r} or tolerance {tolerance!r} is not a finite number")
+    else:
+        if error > tolerance:
+            problems.append(f"error {error:.3g} exceeds the tolerance {tolerance:.3g}")
+        reason = claim.get("reason")
+        if tolerance > STRICT_TOLERANCE and not (isinstance(reason, str) and reason.strip()):
+            problems.append(f"tolerance {tolerance:.3g} is looser than {STRICT_TOLERANCE:g} and has no reason")
+    return problems
 
 
 def assert_close(actual, desired, *, rtol: float = 1e-12, atol: float = 0.0, what: str = "values",
