@@ -152,3 +152,59 @@ def test_full_batch_sgd_with_weight_decay_reaches_the_posterior_mean(seed, n, d,
 def test_bad_input_raises_value_error_naming_the_argument(call, name):
     with pytest.raises(ValueError, match=name):
         call()
+
+
+def test_prior_precision_for_weight_decay_is_n_wd_over_the_loss_scale():
+    from l2bayes.priors import prior_precision_for_weight_decay
+
+    # The mapping, written out: n wd for the mean cross-entropy, n wd / (2 s^2) for the mean MSE.
+    assert prior_precision_for_weight_decay(3e-3, 400, loss="cross_entropy") == pytest.approx(400 * 3e-3, rel=1e-15)
+    assert prior_precision_for_weight_decay(3e-3, 400, noise_std=0.2) == pytest.approx(400 * 3e-3 / (2 * 0.04), rel=1e-14)
+    assert prior_precision_for_weight_decay(0.0, 10) == 0.0
+
+
+@settings(max_examples=50, deadline=None)
+@given(prior_std=stds, n=sizes, noise_std=stds)
+def test_prior_precision_for_weight_decay_inverts_weight_decay_for_prior(prior_std, n, noise_std):
+    from l2bayes.priors import prior_precision_for_weight_decay
+
+    for loss, s in (("mse", noise_std), ("cross_entropy", 1.0)):
+        wd = weight_decay_for_prior(prior_std, n, loss=loss, noise_std=s)
+        assert prior_precision_for_weight_decay(wd, n, loss=loss, noise_std=s) == pytest.approx(1 / prior_std**2, rel=1e-12)
+
+
+def test_prior_precision_for_weight_decay_matches_the_mean_loss_gradient():
+    # Independently: the gradient of n * (mean NLL + wd/2 ||theta||^2) is grad(summed NLL) + n wd theta,
+    # so n * wd is the prior precision per unit of summed NLL; for MSE the summed NLL is sum r^2 / (2 s^2)
+    # and MSELoss's n * mean is sum r^2, a factor 2 s^2 larger.
+    from l2bayes.priors import prior_precision_for_weight_decay
+
+    gen = torch.Generator().manual_seed(3)
+    X, y = torch.randn(30, 4, generator=gen, dtype=torch.float64), torch.randn(30, generator=gen, dtype=torch.float64)
+    theta = torch.randn(4, generator=gen, dtype=torch.float64, requires_grad=True)
+    wd, s = 0.07, 0.4
+    mean_objective = torch.nn.functional.mse_loss(X @ theta, y) + wd / 2 * theta.square().sum()
+    (g_mean,) = torch.autograd.grad(mean_objective, theta)
+    alpha = prior_precision_for_weight_decay(wd, 30, noise_std=s)
+    summed_objective = (y - X @ theta).square().sum() / (2 * s**2) + alpha / 2 * theta.square().sum()
+    (g_sum,) = torch.autograd.grad(summed_objective, theta)
+    # The two objectives are proportional (factor n / (2 s^2)), so their gradients are too.
+    assert torch.allclose(g_sum, 30 / (2 * s**2) * g_mean, rtol=1e-12, atol=0)
+
+
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        (dict(weight_decay=-1e-3, n=10), "weight_decay"),
+        (dict(weight_decay=float("nan"), n=10), "weight_decay"),
+        (dict(weight_decay=1e-3, n=0), "n"),
+        (dict(weight_decay=1e-3, n=10, loss="hinge"), "loss"),
+        (dict(weight_decay=1e-3, n=10, noise_std=0.0), "noise_std"),
+        (dict(weight_decay=1e-3, n=10, loss="cross_entropy", noise_std=2.0), "noise_std"),
+    ],
+)
+def test_prior_precision_for_weight_decay_rejects_bad_input(kwargs, name):
+    from l2bayes.priors import prior_precision_for_weight_decay
+
+    with pytest.raises(ValueError, match=name):
+        prior_precision_for_weight_decay(**kwargs)

@@ -198,3 +198,42 @@ def prior_std_for_weight_decay(weight_decay, n, *, loss: str = "mse", noise_std:
     weight_decay = v.positive_scalar(weight_decay, "weight_decay")
     n = v.positive_int(n, "n")
     return math.sqrt(_loss_scale(loss, noise_std) / (n * weight_decay))
+
+
+def prior_precision_for_weight_decay(weight_decay, n, *, loss: str = "mse", noise_std: float = 1.0) -> float:
+    r"""The prior precision :math:`1/\sigma^2` that torch's ``weight_decay`` on a mean loss encodes.
+
+    In units of the *summed* negative log-likelihood, which is what the Laplace
+    approximation and laplace-torch's ``prior_precision`` use:
+
+    * ``loss="cross_entropy"`` (mean cross-entropy): :math:`n\,\mathrm{wd}`;
+    * ``loss="mse"`` (``MSELoss(reduction="mean")`` with Gaussian noise of
+      standard deviation ``noise_std`` = :math:`s`): :math:`n\,\mathrm{wd}/(2s^2)`.
+
+    It is :math:`1/\sigma^2` for the :math:`\sigma` of
+    :func:`prior_std_for_weight_decay`, and zero decay is a flat prior (precision 0).
+
+    Parameters
+    ----------
+    weight_decay : float
+        torch's ``weight_decay``, :math:`\mathrm{wd} \ge 0`.
+    n : int
+        Number of training examples (the whole set, not the batch).
+    loss : {"mse", "cross_entropy"}
+    noise_std : float
+        :math:`s > 0`; only for ``"mse"``.
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> prior_precision_for_weight_decay(1e-3, 500, loss="cross_entropy")
+    0.5
+    >>> prior_precision_for_weight_decay(0.02, 100, noise_std=0.5)
+    4.0
+    """
+    weight_decay = v.nonnegative_scalar(weight_decay, "weight_decay")
+    n = v.positive_int(n, "n")
+    return n * weight_decay / _loss_scale(loss, noise_std)
