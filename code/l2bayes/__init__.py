@@ -12,6 +12,7 @@ from l2bayes.priors import (
     prior_std_for_lam,
     prior_std_for_weight_decay,
     ridge_lam_for_prior,
+    sgld_temperature,
     weight_decay_for_prior,
 )
 from l2bayes.ridge import bayes_posterior, center_data, fit_evidence, log_evidence, ridge_fit, ridge_path
@@ -33,6 +34,7 @@ __all__ = [
     "prior_std_for_weight_decay",
     "ridge_lam_for_prior",
     "setup_notebook",
+    "sgld_temperature",
     "weight_decay_for_prior",
 ]
 __version__ = "0.1.0"

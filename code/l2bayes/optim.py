@@ -1,4 +1,4 @@
-r"""SGD, Adam and AdamW written for reading, and a guard for parameter groups.
+r"""SGD, Adam, AdamW and SGLD written for reading, and a guard for parameter groups.
 
 The shape follows torch's own ``torch/optim/sgd.py``: a small
 :class:`torch.optim.Optimizer` subclass gathers the state (momentum buffers,
@@ -20,8 +20,12 @@ with :math:`g = \nabla L(\theta)` (negated when ``maximize``):
   step :math:`\theta \leftarrow \theta - \eta\,\hat m / (\sqrt{\hat v} + \epsilon)`.
 * AdamW (decoupled): :math:`\theta \leftarrow (1 - \eta\,\mathrm{wd})\theta`, then
   the Adam step on the unpenalised gradient.
+* SGLD (a sampler, not an optimizer): :math:`g \leftarrow g + \mathrm{wd}\,\theta`;
+  :math:`\theta \leftarrow \theta - \eta g + \sqrt{2\eta T}\,\xi` with
+  :math:`\xi \sim \mathcal{N}(0, I)` and :math:`T` the temperature
+  (:func:`l2bayes.sgld_temperature`).
 
-All three reproduce ``torch.optim.SGD``, ``torch.optim.Adam`` and
+The first three reproduce ``torch.optim.SGD``, ``torch.optim.Adam`` and
 ``torch.optim.AdamW`` bit for bit on the CPU (``tests/test_optim.py``): the
 same floating-point operations in the same order.
 
@@ -39,7 +43,7 @@ import torch
 
 from l2bayes import _validate as v
 
-__all__ = ["SGD", "Adam", "AdamW", "sgd", "adam", "check_param_groups"]
+__all__ = ["SGD", "SGLD", "Adam", "AdamW", "sgd", "sgld", "adam", "check_param_groups"]
 
 #: Keys a parameter group may carry besides the optimizer's defaults: the
 #: tensors, the names torch records for named parameters, and the learning rate
@@ -382,3 +386,104 @@ def _multi_tensor_adam(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, st
     torch._foreach_div_(denom, [(1 - beta2**t) ** 0.5 for t in ts])
     torch._foreach_add_(denom, eps)
     torch._foreach_addcdiv_(params, exp_avgs, denom, [-(lr / (1 - beta1**t)) for t in ts])
+
+
+# ----------------------------------------------------------------------------
+# SGLD
+# ----------------------------------------------------------------------------
+
+
+class SGLD(_CheckedOptimizer):
+    r"""Stochastic gradient Langevin dynamics (Welling & Teh, 2011) for mean losses.
+
+    Each step is SGD plus Gaussian noise whose size is set by the temperature
+    :math:`T`:
+
+    .. math::
+        \theta \leftarrow \theta - \eta\,\bigl(\nabla L(\theta) + \mathrm{wd}\,\theta\bigr)
+        + \sqrt{2\eta T}\,\xi, \qquad \xi \sim \mathcal{N}(0, I).
+
+    With ``weight_decay=weight_decay_for_prior(prior_std, n, ...)`` and
+    ``temperature=sgld_temperature(n, ...)`` the iterates sample (up to the
+    bias of a finite step :math:`\eta`, and the extra noise of minibatch
+    gradients) the posterior of the prior :math:`\mathcal{N}(0,\sigma^2 I)`;
+    a smaller ``temperature`` samples the tempered posterior, ``temperature=0``
+    is plain SGD.
+
+    Parameters
+    ----------
+    params : iterable of tensors or of dicts (parameter groups)
+    lr : float
+        Step size :math:`\eta > 0`.
+    weight_decay : float
+        :math:`\mathrm{wd} \ge 0`, added as :math:`\mathrm{wd}\,\theta` to the gradient.
+    temperature : float
+        :math:`T \ge 0`, required: there is no default temperature, because the
+        right one depends on the loss and on :math:`n`.
+    generator : torch.Generator, optional
+        Source of the noise; a seeded generator makes the chain reproducible.
+        ``None`` uses torch's global generator.
+    foreach : bool
+        Use the multi-tensor path (same noise, same arithmetic).
+    """
+
+    def __init__(self, params, lr, weight_decay=0.0, *, temperature, generator=None, foreach=False):
+        if generator is not None and not isinstance(generator, torch.Generator):
+            raise ValueError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
+        self.generator = generator
+        defaults = dict(lr=lr, weight_decay=weight_decay, temperature=temperature, foreach=foreach)
+        self._check_hyperparameters(defaults)
+        super().__init__(params, defaults)
+
+    def _check_hyperparameters(self, group: dict) -> None:
+        v.positive_scalar(group["lr"], "lr")
+        v.nonnegative_scalar(group["weight_decay"], "weight_decay")
+        v.nonnegative_scalar(group["temperature"], "temperature")
+        if not isinstance(group["foreach"], bool):
+            raise ValueError(f"foreach must be True or False, got {group['foreach']!r}")
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        """One Langevin step of every parameter that has a gradient; returns ``closure()``'s loss."""
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            params = [p for p in group["params"] if p.grad is not None]
+            sgld(params, [p.grad for p in params], lr=group["lr"], weight_decay=group["weight_decay"],
+                 temperature=group["temperature"], generator=self.generator, foreach=group["foreach"])
+        return loss
+
+
+def sgld(params, grads, *, lr, weight_decay, temperature, generator=None, foreach=False) -> None:
+    """Functional SGLD: update ``params`` in place, drawing the noise from ``generator``.
+
+    Both paths draw one standard normal tensor per parameter, in the order of
+    ``params``, so they consume the generator identically.
+    """
+    step = _multi_tensor_sgld if foreach else _single_tensor_sgld
+    step(params, grads, lr=lr, weight_decay=weight_decay, temperature=temperature, generator=generator)
+
+
+def _noise(theta, generator):
+    return torch.randn(theta.shape, generator=generator, dtype=theta.dtype, device=theta.device)
+
+
+def _single_tensor_sgld(params, grads, *, lr, weight_decay, temperature, generator):
+    noise_std = (2.0 * lr * temperature) ** 0.5
+    for theta, grad in zip(params, grads):
+        g = grad.add(theta, alpha=weight_decay) if weight_decay != 0 else grad
+        theta.add_(g, alpha=-lr)  # the SGD step on the mean objective
+        if temperature != 0:
+            theta.add_(_noise(theta, generator), alpha=noise_std)  # Langevin noise, std sqrt(2 lr T)
+
+
+def _multi_tensor_sgld(params, grads, *, lr, weight_decay, temperature, generator):
+    if not params:
+        return
+    noise_std = (2.0 * lr * temperature) ** 0.5
+    g = torch._foreach_add(grads, params, alpha=weight_decay) if weight_decay != 0 else list(grads)
+    torch._foreach_add_(params, g, alpha=-lr)
+    if temperature != 0:
+        torch._foreach_add_(params, [_noise(theta, generator) for theta in params], alpha=noise_std)

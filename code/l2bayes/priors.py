@@ -237,3 +237,45 @@ def prior_precision_for_weight_decay(weight_decay, n, *, loss: str = "mse", nois
     weight_decay = v.nonnegative_scalar(weight_decay, "weight_decay")
     n = v.positive_int(n, "n")
     return n * weight_decay / _loss_scale(loss, noise_std)
+
+
+def sgld_temperature(n, *, loss: str = "mse", noise_std: float = 1.0) -> float:
+    r"""Temperature that turns a mean-reduced loss into the posterior for Langevin sampling.
+
+    With ``weight_decay`` from :func:`weight_decay_for_prior`, the negative log
+    posterior is the mean objective divided by :math:`T`:
+
+    .. math::
+        -\log p(\theta \mid \mathcal{D}) = \frac{1}{T}\Bigl(L(\theta)
+        + \tfrac{\mathrm{wd}}{2}\lVert\theta\rVert^2\Bigr) + \text{const},
+
+    with :math:`T = 2s^2/n` for ``MSELoss(reduction="mean")`` (scalar targets,
+    Gaussian noise of standard deviation ``noise_std`` = :math:`s`) and
+    :math:`T = 1/n` for the mean cross-entropy. Langevin dynamics with step
+    :math:`\eta` on the mean objective then needs Gaussian noise of standard
+    deviation :math:`\sqrt{2\eta T}` per step (:class:`l2bayes.optim.SGLD`).
+
+    Multiply the result by a factor below one for a *cold* posterior
+    :math:`p(\theta \mid \mathcal{D})^{1/T_{\text{post}}}`.
+
+    Parameters
+    ----------
+    n : int
+        Number of training examples (the whole set, not the batch), ``n >= 1``.
+    loss : {"mse", "cross_entropy"}
+    noise_std : float
+        Noise standard deviation :math:`s > 0`; only for ``"mse"``.
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> sgld_temperature(100)
+    0.02
+    >>> sgld_temperature(200, loss="cross_entropy")
+    0.005
+    """
+    n = v.positive_int(n, "n")
+    return _loss_scale(loss, noise_std) / n
