@@ -1,10 +1,20 @@
 # The two commands of the quick start: `make book` and `make test`.
 # Both create .venv and install the pinned requirements when needed.
 
-PYTHON ?= python3.11
+# The Python that creates .venv: PYTHON if given, else the first of these that is 3.11 or newer.
+PYTHON ?=
+PYTHONS := python3 python3.14 python3.13 python3.12 python3.11
 VENV   := .venv
 BIN    := $(VENV)/bin
+PIP    := $(BIN)/python -m pip
 STAMP  := $(VENV)/.installed
+LAB_STAMP := $(VENV)/.installed-lab
+# torch stays pinned (requirements.txt). Where pip finds no local CPU wheel of it, PyPI serves a
+# CUDA build of several GB on Linux; `make install TORCH_INDEX=$(TORCH_CPU_INDEX)` takes the
+# CPU build of the same version from PyTorch's own index instead. Empty: pip's usual sources.
+TORCH_CPU_INDEX := https://download.pytorch.org/whl/cpu
+TORCH_INDEX ?=
+TORCH_PIN = $(shell grep -m1 '^torch==' requirements.txt)
 JB_FLAGS := -W -n --keep-going
 NBVAL_FLAGS := --nbval-lax --nbval-current-env -n 2 --dist loadfile
 # `make book SOLUTIONS=hide`: a site for a graded term, with no solution text anywhere.
@@ -13,7 +23,7 @@ HIDDEN_SRC := _build/hidden-src
 HIDDEN_OUT := _build/hidden
 GRADES ?= _build/grades.csv
 
-.PHONY: help install book book-hidden test student grade timings clean-notebooks freeze clean
+.PHONY: help install venv lab book book-hidden test student grade timings clean-notebooks freeze clean
 
 help:
 	@echo "make book       build the website into _build/html (executes every notebook)"
@@ -21,17 +31,44 @@ help:
 	@echo "make book SOLUTIONS=hide   the site without any solution, into $(HIDDEN_OUT)/_build/html"
 	@echo "make student    student notebooks (solutions replaced by stubs) and their zip in _build/student"
 	@echo "make grade SUBMISSIONS=\"dir/*.ipynb\" [CHAPTER=01_prior_to_penalty] [GRADES=grades.csv]"
+	@echo "make lab        install JupyterLab (once) and open the chapters in it"
 	@echo "make timings    execute each notebook and print its wall time"
 	@echo "make clean-notebooks  strip outputs and metadata from chapters/*.ipynb"
 
 install: $(STAMP)
 
+# pip prints each package as it goes: a first install takes minutes, and says so.
 $(STAMP): requirements.txt requirements-nodeps.txt pyproject.toml
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements.txt
-	$(BIN)/python -m pip install --quiet --no-deps -r requirements-nodeps.txt
+	@test -x $(BIN)/python || $(MAKE) --no-print-directory venv
+	$(PIP) install --upgrade pip
+	$(if $(TORCH_INDEX),$(PIP) install --no-deps --index-url $(TORCH_INDEX) $(TORCH_PIN))
+	$(PIP) install -r requirements.txt
+	$(PIP) install --no-deps -r requirements-nodeps.txt
 	@touch $(STAMP)
+
+venv:
+	@py="$(PYTHON)"; \
+	if [ -z "$$py" ]; then \
+	  for p in $(PYTHONS); do \
+	    if $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1; then py=$$p; break; fi; \
+	  done; \
+	fi; \
+	if [ -z "$$py" ] || ! $$py -c 'import sys; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1; then \
+	  echo "error: the book needs Python 3.11 or newer, and found none (tried: $${py:-$(PYTHONS)})." >&2; \
+	  echo "       Install one (python.org, or your system's python3.11 package), or name it:" >&2; \
+	  echo "       make PYTHON=/path/to/python3.12 install" >&2; \
+	  exit 1; \
+	fi; \
+	echo "creating $(VENV) with $$py ($$($$py -c 'import sys; print(sys.version.split()[0])'))"; \
+	$$py -m venv $(VENV)
+
+# JupyterLab and its server, only for running the chapters yourself (requirements-lab.txt).
+lab: $(LAB_STAMP)
+	$(BIN)/jupyter lab chapters/
+
+$(LAB_STAMP): $(STAMP) requirements-lab.txt
+	$(PIP) install -r requirements-lab.txt
+	@touch $(LAB_STAMP)
 
 ifeq ($(SOLUTIONS),hide)
 book: book-hidden
@@ -75,8 +112,10 @@ timings: $(STAMP)
 clean-notebooks: $(STAMP)
 	$(BIN)/python scripts/clean_notebooks.py chapters/*.ipynb
 
+# The pins of requirements.txt: what is installed, less JupyterLab's share (requirements-lab.txt).
 freeze: $(STAMP)
-	@$(BIN)/python -m pip freeze --exclude-editable | sed 's/^torch==\(.*\)+cpu$$/torch==\1/'
+	@$(PIP) freeze --exclude-editable | sed 's/^torch==\(.*\)+cpu$$/torch==\1/' \
+	  | awk 'NR == FNR { if ($$0 !~ /^#/) lab[tolower($$0)]; next } !(tolower($$0) in lab)' requirements-lab.txt -
 
 clean:
 	rm -rf _build
