@@ -24,6 +24,9 @@ def test_setup_sets_seeds_threads_dtype_and_style(restore_torch_state):
     setup_notebook(seed=3, float64=True)
     assert (np.random.rand(), torch.rand(1).item()) == a
     assert torch.get_num_threads() == 1
+    from threadpoolctl import threadpool_info
+
+    assert all(pool["num_threads"] == 1 for pool in threadpool_info() if pool["user_api"] == "blas")
     assert torch.get_default_dtype() == torch.float64
     assert mpl.rcParams["figure.facecolor"] == "white"
     assert mpl.rcParams["savefig.transparent"] is False

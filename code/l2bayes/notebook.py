@@ -20,8 +20,9 @@ def setup_notebook(seed: int = 0, *, float64: bool = True) -> None:
     Sets, globally and on purpose:
 
     * Python's, numpy's legacy and torch's random seeds to ``seed``;
-    * ``torch.set_num_threads(1)``: on two-core machines two threads made small
-      tensor operations about 30 times slower;
+    * ``torch.set_num_threads(1)`` and one BLAS thread for numpy and scipy
+      (``threadpoolctl``): on two-core machines more threads made small tensor
+      operations about 30 times slower, and many small linear solves about 4 times;
     * torch's default dtype to float64 when ``float64`` is true, because the
       chapters assert equivalences to 1e-12 and float32 cannot resolve that;
     * matplotlib's rcParams to the book's style (:func:`l2bayes.plotting.use_book_style`)
@@ -41,6 +42,9 @@ def setup_notebook(seed: int = 0, *, float64: bool = True) -> None:
     np.random.seed(seed)
     torch.manual_seed(seed)
     torch.set_num_threads(1)
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1, user_api="blas")
     torch.set_default_dtype(torch.float64 if float64 else torch.float32)
     use_book_style()
     _inline_svg()
