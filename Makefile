@@ -19,7 +19,7 @@ help:
 	@echo "make book       build the website into _build/html (executes every notebook)"
 	@echo "make test       unit tests, nbval over every notebook, warnings-as-errors build, site checks"
 	@echo "make book SOLUTIONS=hide   the site without any solution, into $(HIDDEN_OUT)/_build/html"
-	@echo "make student    student notebooks (solutions replaced by stubs) and their zip in _build/student"
+	@echo "make student    student notebooks (solutions replaced by stubs), their zip and l2bayes-student.zip in _build/student"
 	@echo "make grade SUBMISSIONS=\"dir/*.ipynb\" [CHAPTER=01_prior_to_penalty] [GRADES=grades.csv]"
 	@echo "make timings    execute each notebook and print its wall time"
 	@echo "make clean-notebooks  strip outputs and metadata from chapters/*.ipynb"
@@ -46,15 +46,20 @@ endif
 # result searched for every line of every reference solution.
 book-hidden: $(STAMP)
 	rm -rf $(HIDDEN_OUT)
-	$(BIN)/python -m l2bayes.student hidden-sources . $(HIDDEN_SRC)
+	$(BIN)/python -m l2bayes.publishing hidden-sources . $(HIDDEN_SRC)
 	$(BIN)/jupyter-book build $(HIDDEN_SRC) --path-output $(HIDDEN_OUT) $(JB_FLAGS)
-	$(BIN)/python -m l2bayes.student leaks $(HIDDEN_OUT)/_build/html
+	$(BIN)/python -m l2bayes.publishing leaks $(HIDDEN_OUT)/_build/html
 	@echo
 	@echo "The book without solutions is built. Open it (no network needed):"
 	@echo "    $(CURDIR)/$(HIDDEN_OUT)/_build/html/index.html"
 
+# The student notebooks, their zip and the student bundle (notebooks, a wheel without any
+# reference solution whose check() uses the public case bank, pins, README), then the leak
+# audit over all of it, the wheel inside the zip included.
 student: $(STAMP)
-	$(BIN)/python -m l2bayes.student notebooks --out _build/student
+	rm -rf _build/student
+	$(BIN)/python -m l2bayes.publishing bundle --out _build/student
+	$(BIN)/python -m l2bayes.publishing leaks _build/student
 
 grade: $(STAMP)
 	@test -n "$(SUBMISSIONS)" || { echo 'usage: make grade SUBMISSIONS="dir/*.ipynb" [CHAPTER=01_prior_to_penalty] [GRADES=grades.csv]'; exit 2; }
