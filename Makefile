@@ -13,13 +13,14 @@ HIDDEN_SRC := _build/hidden-src
 HIDDEN_OUT := _build/hidden
 GRADES ?= _build/grades.csv
 
-.PHONY: help install book book-hidden test student grade timings clean-notebooks freeze clean
+.PHONY: help install book book-hidden test student gradescope grade timings clean-notebooks freeze clean
 
 help:
 	@echo "make book       build the website into _build/html (executes every notebook)"
 	@echo "make test       unit tests, nbval over every notebook, warnings-as-errors build, site checks"
 	@echo "make book SOLUTIONS=hide   the site without any solution, into $(HIDDEN_OUT)/_build/html"
 	@echo "make student    student notebooks (solutions replaced by stubs), their zip and l2bayes-student.zip in _build/student"
+	@echo "make gradescope [CHAPTER=...]  Gradescope's autograder.zip in _build/gradescope (holds the references)"
 	@echo "make grade SUBMISSIONS=\"dir/*.ipynb\" [CHAPTER=01_prior_to_penalty] [GRADES=grades.csv]"
 	@echo "make timings    execute each notebook and print its wall time"
 	@echo "make clean-notebooks  strip outputs and metadata from chapters/*.ipynb"
@@ -60,6 +61,12 @@ student: $(STAMP)
 	rm -rf _build/student
 	$(BIN)/python -m l2bayes.publishing bundle --out _build/student
 	$(BIN)/python -m l2bayes.publishing leaks _build/student
+
+# Gradescope's autograder.zip (setup.sh, run_autograder, the references, the grader's wheel):
+# for the instructors' Gradescope course only, never for students. CHAPTER= grades every upload as
+# that chapter; by default each notebook says which chapter it is.
+gradescope: $(STAMP)
+	$(BIN)/python -m l2bayes.grading.gradescope build --out _build/gradescope $(if $(CHAPTER),--chapter $(CHAPTER))
 
 grade: $(STAMP)
 	@test -n "$(SUBMISSIONS)" || { echo 'usage: make grade SUBMISSIONS="dir/*.ipynb" [CHAPTER=01_prior_to_penalty] [GRADES=grades.csv]'; exit 2; }
