@@ -68,9 +68,14 @@ student: $(STAMP)
 gradescope: $(STAMP)
 	$(BIN)/python -m l2bayes.grading.gradescope build --out _build/gradescope $(if $(CHAPTER),--chapter $(CHAPTER))
 
+# Every submission is read and run in a bubblewrap sandbox; without a usable bwrap the grader
+# refuses (and says how to install it) unless NO_SANDBOX=1, which marks every row sandbox=none.
+# SEED= replays a batch's hidden cases; SHARD=I/N (with SEED=) grades one slice, joined by
+# `python -m l2bayes.grade merge --out all.csv SHARD_RESULTS...`.
 grade: $(STAMP)
-	@test -n "$(SUBMISSIONS)" || { echo 'usage: make grade SUBMISSIONS="dir/*.ipynb" [CHAPTER=01_prior_to_penalty] [GRADES=grades.csv]'; exit 2; }
-	$(BIN)/python -m l2bayes.grade $(SUBMISSIONS) --out $(GRADES) $(if $(CHAPTER),--chapter $(CHAPTER)) --jobs 2
+	@test -n "$(SUBMISSIONS)" || { echo 'usage: make grade SUBMISSIONS="dir/*.ipynb" [CHAPTER=01_prior_to_penalty] [GRADES=grades.csv] [SEED=n] [SHARD=i/n] [NO_SANDBOX=1]'; exit 2; }
+	$(BIN)/python -m l2bayes.grade $(SUBMISSIONS) --out $(GRADES) $(if $(CHAPTER),--chapter $(CHAPTER)) --jobs 2 \
+		$(if $(SEED),--seed $(SEED)) $(if $(SHARD),--shard $(SHARD)) $(if $(NO_SANDBOX),--no-sandbox)
 
 # The whole suite: warnings-as-errors builds of the book and of the book without
 # solutions first (the site checks read both), then unit tests, doctests, nbval
