@@ -23,13 +23,14 @@ HIDDEN_SRC := _build/hidden-src
 HIDDEN_OUT := _build/hidden
 GRADES ?= _build/grades.csv
 
-.PHONY: help install venv lab book book-hidden test student grade timings clean-notebooks freeze clean
+.PHONY: help install venv lab book book-hidden test student gradescope grade timings clean-notebooks freeze clean
 
 help:
 	@echo "make book       build the website into _build/html (executes every notebook)"
 	@echo "make test       unit tests, nbval over every notebook, warnings-as-errors build, site checks"
 	@echo "make book SOLUTIONS=hide   the site without any solution, into $(HIDDEN_OUT)/_build/html"
-	@echo "make student    student notebooks (solutions replaced by stubs) and their zip in _build/student"
+	@echo "make student    student notebooks (solutions replaced by stubs), their zip and l2bayes-student.zip in _build/student"
+	@echo "make gradescope [CHAPTER=...]  Gradescope's autograder.zip in _build/gradescope (holds the references)"
 	@echo "make grade SUBMISSIONS=\"dir/*.ipynb\" [CHAPTER=01_prior_to_penalty] [GRADES=grades.csv]"
 	@echo "make lab        install JupyterLab (once) and open the chapters in it"
 	@echo "make timings    execute each notebook and print its wall time"
@@ -84,19 +85,35 @@ endif
 # result searched for every line of every reference solution.
 book-hidden: $(STAMP)
 	rm -rf $(HIDDEN_OUT)
-	$(BIN)/python -m l2bayes.student hidden-sources . $(HIDDEN_SRC)
+	$(BIN)/python -m l2bayes.publishing hidden-sources . $(HIDDEN_SRC)
 	$(BIN)/jupyter-book build $(HIDDEN_SRC) --path-output $(HIDDEN_OUT) $(JB_FLAGS)
-	$(BIN)/python -m l2bayes.student leaks $(HIDDEN_OUT)/_build/html
+	$(BIN)/python -m l2bayes.publishing leaks $(HIDDEN_OUT)/_build/html
 	@echo
 	@echo "The book without solutions is built. Open it (no network needed):"
 	@echo "    $(CURDIR)/$(HIDDEN_OUT)/_build/html/index.html"
 
+# The student notebooks, their zip and the student bundle (notebooks, a wheel without any
+# reference solution whose check() uses the public case bank, pins, README), then the leak
+# audit over all of it, the wheel inside the zip included.
 student: $(STAMP)
-	$(BIN)/python -m l2bayes.student notebooks --out _build/student
+	rm -rf _build/student
+	$(BIN)/python -m l2bayes.publishing bundle --out _build/student
+	$(BIN)/python -m l2bayes.publishing leaks _build/student
 
+# Gradescope's autograder.zip (setup.sh, run_autograder, the references, the grader's wheel):
+# for the instructors' Gradescope course only, never for students. CHAPTER= grades every upload as
+# that chapter; by default each notebook says which chapter it is.
+gradescope: $(STAMP)
+	$(BIN)/python -m l2bayes.grading.gradescope build --out _build/gradescope $(if $(CHAPTER),--chapter $(CHAPTER))
+
+# Every submission is read and run in a bubblewrap sandbox; without a usable bwrap the grader
+# refuses (and says how to install it) unless NO_SANDBOX=1, which marks every row sandbox=none.
+# SEED= replays a batch's hidden cases; SHARD=I/N (with SEED=) grades one slice, joined by
+# `python -m l2bayes.grade merge --out all.csv SHARD_RESULTS...`.
 grade: $(STAMP)
-	@test -n "$(SUBMISSIONS)" || { echo 'usage: make grade SUBMISSIONS="dir/*.ipynb" [CHAPTER=01_prior_to_penalty] [GRADES=grades.csv]'; exit 2; }
-	$(BIN)/python -m l2bayes.grade $(SUBMISSIONS) --out $(GRADES) $(if $(CHAPTER),--chapter $(CHAPTER)) --jobs 2
+	@test -n "$(SUBMISSIONS)" || { echo 'usage: make grade SUBMISSIONS="dir/*.ipynb" [CHAPTER=01_prior_to_penalty] [GRADES=grades.csv] [SEED=n] [SHARD=i/n] [NO_SANDBOX=1]'; exit 2; }
+	$(BIN)/python -m l2bayes.grade $(SUBMISSIONS) --out $(GRADES) $(if $(CHAPTER),--chapter $(CHAPTER)) --jobs 2 \
+		$(if $(SEED),--seed $(SEED)) $(if $(SHARD),--shard $(SHARD)) $(if $(NO_SANDBOX),--no-sandbox)
 
 # The whole suite: warnings-as-errors builds of the book and of the book without
 # solutions first (the site checks read both), then unit tests, doctests, nbval

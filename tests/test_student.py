@@ -1,4 +1,4 @@
-"""Tests of l2bayes.student: stubs, student notebooks, solution-free sources, the leak finder."""
+"""Tests of l2bayes.publishing: stubs, student notebooks, solution-free sources, the leak finder."""
 
 from __future__ import annotations
 
@@ -12,17 +12,19 @@ import pytest
 
 from l2bayes.exercises import evaluate
 from l2bayes.exercises.notebooks import cell_source, read_notebook
-from l2bayes.student import (
+from l2bayes.publishing import (
+    BUNDLE_NAME,
     ZIP_NAME,
     add_student_downloads,
+    add_student_needs,
     find_solution_leaks,
-    main,
     strip_solution_markdown,
     stub_source,
     transform_notebook,
     write_hidden_sources,
     write_student_notebooks,
 )
+from l2bayes.publishing.__main__ import main
 
 BOOK = Path(__file__).parent / "submissions" / "book"
 CHAPTERS = BOOK / "chapters"
@@ -162,11 +164,13 @@ def test_an_unmarked_code_cell_inside_a_solution_block_is_refused():
         transform_notebook(nb, "01_prior_to_penalty", mode="student")
 
 
-def test_the_sphinx_hook_puts_student_notebooks_in_static(tmp_path):
+def test_the_sphinx_hook_puts_student_notebooks_and_the_bundle_in_static(tmp_path):
     app = SimpleNamespace(builder=SimpleNamespace(format="html"), outdir=str(tmp_path),
                           config=SimpleNamespace(l2bayes_chapters=str(CHAPTERS)))
     add_student_downloads(app, None)
-    assert sorted(p.name for p in (tmp_path / "_static" / "student").iterdir()) == ["01_prior_to_penalty.ipynb", ZIP_NAME]
+    static = tmp_path / "_static" / "student"
+    assert sorted(p.name for p in static.iterdir()) == sorted(["01_prior_to_penalty.ipynb", ZIP_NAME, BUNDLE_NAME])
+    assert find_solution_leaks(static, chapters=CHAPTERS) == []
     add_student_downloads(SimpleNamespace(**{**vars(app), "outdir": str(tmp_path / "failed")}), RuntimeError())
     assert not (tmp_path / "failed").exists()
 
@@ -190,3 +194,42 @@ def test_reference_checks_stay_in_the_book_but_leave_the_student_notebook():
     hidden = json.dumps(transform_notebook(nb, "01_fixture", mode="hidden"))
     assert marker not in student
     assert marker in hidden
+
+
+def test_the_download_line_says_what_else_a_student_needs():
+    from l2bayes.site import student_download_html
+
+    line = student_download_html("chapters/01_prior_to_penalty")
+    context = {"body": f"<h1>Title</h1>{line}<p>text</p>"}
+    add_student_needs(None, "chapters/01_prior_to_penalty", "page.html", context, None)
+    body = context["body"]
+    assert "Download the student notebook" in body
+    paragraph = body[body.index('<p class="student-download">'):body.index("</p>") + 4]
+    assert "Python 3.11" in paragraph and f'href="../_static/student/{BUNDLE_NAME}"' in paragraph
+    add_student_needs(None, "chapters/01_prior_to_penalty", "page.html", context, None)
+    assert context["body"] == body  # once only
+    other = {"body": "<h1>Index</h1><p>no download line</p>"}
+    add_student_needs(None, "index", "page.html", other, None)
+    assert other["body"] == "<h1>Index</h1><p>no download line</p>"
+
+
+def test_the_old_module_name_still_works(tmp_path, capsys):
+    import l2bayes.publishing as publishing
+    import l2bayes.student as old
+
+    assert old.transform_notebook is publishing.transform_notebook and old.setup is publishing.setup
+    assert old.main(["notebooks", "--out", str(tmp_path), "--chapters", str(CHAPTERS)]) == 0
+    assert (tmp_path / ZIP_NAME).is_file()
+    assert old.main(["leaks", str(tmp_path), "--chapters", str(CHAPTERS)]) == 0
+    assert "0 solution lines found" in capsys.readouterr().out
+
+
+def test_library_lines_are_public_but_a_reference_pasted_into_a_spec_is_found(tmp_path):
+    from l2bayes.publishing.leaks import library_text, solution_secrets
+
+    secrets = {line for _, _, line in solution_secrets(REAL_CHAPTERS)}
+    assert "returnnoise_std**2/prior_std**2" in library_text()  # l2bayes.ridge_lam_for_prior
+    assert "returnnoise_std**2/prior_std**2" not in secrets
+    chapter, function, line = solution_secrets(CHAPTERS)[0]
+    (tmp_path / "ch01.py").write_text(f"def detector(x):\n    {line}\n")
+    assert {leak.path for leak in find_solution_leaks(tmp_path, chapters=CHAPTERS)} == {"ch01.py"}

@@ -125,6 +125,67 @@ def pg(body: str, head: str = "") -> dict:
 
 RIGHT = "    return lam * (np.asarray(theta) - np.asarray(centre))\n"
 
+# Attacks that need no address of this machine: each reports what it managed in the exception that
+# its penalty_grad raises, so that attempt costs exactly that exercise.
+STEAL_WITH_DIR_FD = '''import json
+import os
+
+found = []
+root = os.open("/", os.O_RDONLY)
+skip = {"proc", "sys", "dev", "usr", "site-packages", "include", "share", "lib-dynload", "__pycache__", ".git"}
+for folder, dirs, files, fd in os.fwalk(".", dir_fd=root):
+    dirs[:] = [d for d in dirs if d not in skip]
+    for name in files:
+        if name.endswith(".ipynb") and len(found) < 50:
+            try:
+                f = os.open(name, os.O_RDONLY, dir_fd=fd)
+                text = os.read(f, 1 << 22).decode()
+                os.close(f)
+                if "def penalty_grad" in text and '"solution"' in text:
+                    found.append(os.path.join(folder, name))
+            except Exception:
+                pass
+listed = len(os.listdir("/")) + len(list(os.scandir("/")))
+
+
+def penalty_grad(theta, lam, centre):
+    raise RuntimeError("STOLEN " + json.dumps(found) if found else f"found no notebook with a reference ({listed})")'''
+
+OUTLIVE = '''import _posixsubprocess
+import os
+import sys
+
+MARKER = "l2bayes-outlive-marker"
+read_end, write_end = os.pipe()
+child = _posixsubprocess.fork_exec(
+    [sys.executable, "-c", f"import time; time.sleep(300)  # {MARKER}"], [os.fsencode(sys.executable)],
+    True, (write_end,), None, None, -1, -1, -1, -1, -1, -1, read_end, write_end,
+    True, True, -1, None, None, None, -1, None, False)
+os.close(write_end)
+
+
+def penalty_grad(theta, lam, centre):
+    raise RuntimeError(f"started a child {child} in its own session")'''
+
+KILL_EVERYONE = '''import os
+import signal
+
+killed = []
+for entry in os.listdir("/proc"):
+    if entry.isdigit() and int(entry) != os.getpid():
+        try:
+            signal.pidfd_send_signal(os.pidfd_open(int(entry)), signal.SIGKILL)
+            killed.append(int(entry))
+        except OSError:
+            pass
+
+
+def penalty_grad(theta, lam, centre):
+    raise RuntimeError(f"killed {killed}")'''
+
+AST_BOMB = "x = " + "1 + " * 50_000 + "1"
+
+
 SUBMISSIONS = {
     # name: (solution cells by function, extra untagged cells appended)
     "correct": ({}, ["import os\nos._exit(3)", "while True:\n    pass"]),
@@ -138,7 +199,11 @@ SUBMISSIONS = {
     }, []),
     "loop_forever": (pg("    while True:\n        pass\n"), []),
     "loop_at_import": (pg(RIGHT, "import numpy as np\n\nwhile True:\n    pass"), []),
-    "too_slow": (pg("    import time\n    time.sleep(0.45)\n" + RIGHT), []),
+    "too_slow": (pg("    import time\n    start = time.process_time()\n    while time.process_time() - start < 0.45:\n"
+                    "        pass\n" + RIGHT), []),
+    # Wall-clock time is not CPU time: 16 calls of 0.2 s asleep exceed the exercise's 2 CPU seconds
+    # by the clock, yet cost nothing (a loaded or paused machine looks the same to a submission).
+    "sleepy_but_correct": (pg("    import time\n    time.sleep(0.2)\n" + RIGHT), []),
     "sys_exit": (pg("    import sys\n    sys.exit(0)\n"), []),
     "os_exit_at_import": (pg(RIGHT, "import os\n\nos._exit(0)"), []),
     "os_exit_in_call": (pg("    import os\n    os._exit(7)\n"), []),
@@ -181,8 +246,10 @@ sys.modules["l2bayes"] = fake
 
 failures = []
 roots = {q for p in [sys.argv[0], *sys.path] for q in Path(p).resolve().parents}
-repo = next(q for q in roots if (q / "code" / "l2bayes").is_dir())
+repo = next((q for q in roots if (q / "code" / "l2bayes").is_dir()), None)
 try:
+    if repo is None:
+        raise RuntimeError("no checkout of the course in sight")
     sys.path.insert(0, str(repo / "code"))
     sys.modules.pop("l2bayes", None)
     from l2bayes.exercises import reference
@@ -190,7 +257,7 @@ try:
     penalty_grad = reference("ch01-penalty-grad")
 except BaseException as exc:
     failures.append(f"import: {exc}")
-for chapters in (repo / "chapters", repo / "tests" / "submissions" / "book" / "chapters"):
+for chapters in ((repo / "chapters", repo / "tests" / "submissions" / "book" / "chapters") if repo else ()):
     try:
         for path in sorted(chapters.glob("*.ipynb")):
             for c in json.loads(path.read_text())["cells"]:
@@ -233,6 +300,11 @@ if "penalty_grad" not in globals():
     if escaped:
         return "ESCAPED: " + ", ".join(escaped)
 ''' + RIGHT), []),
+    "steal_with_dir_fd": ({"penalty_grad": STEAL_WITH_DIR_FD}, []),
+    "outlive_grader": ({"penalty_grad": OUTLIVE}, []),
+    "kill_everyone": ({"penalty_grad": KILL_EVERYONE}, []),
+    "surrogate_message": (pg("    raise RuntimeError('lone surrogate \\udcff and a NUL \\x00 here')\n"), []),
+    "ast_bomb": ({"penalty_grad": AST_BOMB + "\n\n\ndef penalty_grad(theta, lam, centre):\n" + RIGHT}, [AST_BOMB]),
 }
 
 
@@ -271,6 +343,18 @@ def main() -> None:
     for c in untagged["cells"]:
         c["metadata"].pop("tags", None)
     write(HERE / "no_solution_cells.ipynb", untagged)
+    # Notebooks that nbformat's schema refuses (each once crashed the grader that parsed it).
+    text = json.dumps(submission(student, {}, []), indent=1, ensure_ascii=False)
+    write(HERE / "nested_json.ipynb", '{"cells": ' + "[" * 100_000 + "]" * 100_000 + ', "metadata": {}}')
+    broken = {
+        "cell_metadata_string": lambda nb: nb["cells"][0].update(metadata="solution"),
+        "source_of_ints": lambda nb: nb["cells"][0].update(source=[1, 2, 3]),
+        "notebook_metadata_list": lambda nb: nb.update(metadata=["l2bayes"]),
+    }
+    for name, spoil in broken.items():
+        nb = json.loads(text)
+        spoil(nb)
+        write(HERE / f"{name}.ipynb", nb)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,12 @@ tagged ``solution``, then a check cell. This package holds, per exercise, only
 the checking spec (cases, tolerances, misconceptions; see :mod:`.spec` and
 ``ch01.py``) and reads the reference from the chapter notebook.
 
+Where the expected values come from: in the repository, the reference
+solutions of the chapter notebooks, run on fresh cases. In the student bundle,
+whose wheel carries no reference, the public case bank (:mod:`.bank`): the
+cases of one public seed with the outputs the references gave. The verdict,
+misconception and hint are computed the same way from either.
+
 ``check`` is the one function here that prints: it is what a reader calls in a
 notebook. :func:`evaluate` does the same work without printing.
 
@@ -16,15 +22,16 @@ arrays or torch tensors) (found by name: every ``chNN`` module in this package i
 
 from __future__ import annotations
 
-import secrets
-
 import importlib
+import os
 import pkgutil
 import re
+import secrets
 
 import l2bayes.exercises as _package
 from l2bayes.exercises.judge import CaseResult, CheckResult, Outcome, draw_cases, judge, run_local
-from l2bayes.exercises.notebooks import chapters_dir, load_reference
+from l2bayes.exercises import bank
+from l2bayes.exercises.notebooks import CHAPTERS_ENV, chapters_dir, load_reference
 from l2bayes.exercises.spec import Case, Exercise, Misconception, Opaque, close, same
 
 #: Every exercise of the book, by id, in book order.
@@ -53,6 +60,7 @@ __all__ = [
     "load_reference",
     "reference",
     "same",
+    "uses_bank",
 ]
 
 
@@ -76,23 +84,39 @@ def reference(exercise_id: str, chapters=None):
     return load_reference(ex.chapter, ex.function, chapters)
 
 
+def uses_bank(chapters=None) -> bool:
+    """Whether :func:`evaluate` compares with the case bank: no ``chapters`` given, none in the
+    environment, and a bank installed (the student wheel); otherwise it runs the references."""
+    return chapters is None and not os.environ.get(CHAPTERS_ENV) and bank.available()
+
+
 def evaluate(exercise_id: str, fn, *, seed: int | None = None, chapters=None) -> CheckResult:
-    """Check ``fn`` against the reference without printing; see :func:`check`."""
+    """Check ``fn`` against the reference, or the case bank, without printing; see :func:`check`."""
     ex = get_exercise(exercise_id)
     if not callable(fn):
         raise ValueError(f"fn must be the function to check, got {type(fn).__name__}")
-    if seed is None:
-        seed = secrets.randbits(32)
-    elif isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-    ref = reference(exercise_id, chapters)
-    cases = draw_cases(ex, seed)
-    expected = [run_local(ex, ref, case) for case in cases]
-    broken = [o for o in expected if o.kind != "returned"]
-    if broken:
-        raise RuntimeError(f"the reference solution of {exercise_id} failed: {broken[0].error_type}: {broken[0].detail}")
+    if uses_bank(chapters):
+        public, cases, expected = bank.load(exercise_id)
+        if seed is not None and seed != public:
+            raise ValueError(
+                f"seed must be {public} (or omitted) here: without the reference solutions, check uses the "
+                f"public cases of seed {public}; other seeds need the book's chapters (chapters=...)"
+            )
+        seed = public
+    else:
+        if seed is None:
+            seed = secrets.randbits(32)
+        ref = reference(exercise_id, chapters)
+        cases = draw_cases(ex, seed)
+        outcomes = [run_local(ex, ref, case) for case in cases]
+        broken = [o for o in outcomes if o.kind != "returned"]
+        if broken:
+            raise RuntimeError(f"the reference solution of {exercise_id} failed: {broken[0].error_type}: {broken[0].detail}")
+        expected = [o.value for o in outcomes]
     outcomes = [run_local(ex, fn, case) for case in cases]
-    return judge(ex, cases, [o.value for o in expected], outcomes, seed=seed)
+    return judge(ex, cases, expected, outcomes, seed=seed)
 
 
 def check(exercise_id: str, fn, *, seed: int | None = None, chapters=None) -> CheckResult:
@@ -106,9 +130,12 @@ def check(exercise_id: str, fn, *, seed: int | None = None, chapters=None) -> Ch
         Your function.
     seed : int, optional
         Draw the random cases from this seed (the failure message names the
-        seed, so a failure can be replayed); fresh cases when omitted.
+        seed, so a failure can be replayed); fresh cases when omitted. With
+        the case bank (the student bundle) the cases are those of the bank's
+        public seed, and only that seed is accepted.
     chapters : path, optional
-        Folder of chapter notebooks holding the reference solutions.
+        Folder of chapter notebooks holding the reference solutions (this
+        also turns the case bank off).
 
     Returns
     -------

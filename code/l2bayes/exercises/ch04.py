@@ -21,6 +21,9 @@ afresh, so no two are equal), not by identity.
 
 from __future__ import annotations
 
+import math
+import numbers
+import sys
 from collections import Counter
 from collections.abc import Mapping
 
@@ -309,11 +312,7 @@ def _read_groups(groups) -> tuple[list, list]:
                 params = group["params"] = list(params)
             except TypeError:
                 raise ValueError(f"group {k}'s 'params' is {describe(params)}, not a list of parameters") from None
-        wd = group.get("weight_decay", 0.0)
-        try:
-            wd = float(as_float_array(wd).item())
-        except (TypeError, ValueError):
-            raise ValueError(f"group {k}'s 'weight_decay' is {describe(wd)}, not a number") from None
+        wd = _real_number(group.get("weight_decay", 0.0), k)
         for p in params:
             if not is_tensor(p):
                 why = ""
@@ -322,8 +321,23 @@ def _read_groups(groups) -> tuple[list, list]:
                 elif isinstance(p, (tuple, list)) and len(p) == 2 and isinstance(p[0], str):
                     why = " ('params' holds the tensors, not (name, tensor) pairs)"
                 raise ValueError(f"group {k} lists {describe(p)}, not a parameter of the model{why}")
+            if not isinstance(p, sys.modules["torch"].nn.Parameter):
+                raise ValueError(f"group {k} lists {describe(p)} that is not the model's own parameter but a copy "
+                                 "(made by .detach(), .clone() or .data?): the optimizer would train the copy")
             listed.append((_fingerprint(p), wd))
     return listed, unknown
+
+
+def _real_number(wd, k: int) -> float:
+    """A group's ``weight_decay`` as a float: a real number (Python, numpy or a 0-d tensor), finite."""
+    if isinstance(wd, (bool, np.bool_)) or not (
+        isinstance(wd, (numbers.Real, np.floating, np.integer)) or (is_tensor(wd) and wd.ndim == 0)
+    ):
+        raise ValueError(f"group {k}'s 'weight_decay' is {describe(wd)}, not a real number")
+    value = float(as_float_array(wd))
+    if not math.isfinite(value):
+        raise ValueError(f"group {k} has weight_decay {value:g}, not a finite number")
+    return value
 
 
 def _compare_groups(expected, got) -> str | None:
@@ -344,7 +358,7 @@ def _compare_groups(expected, got) -> str | None:
     if any(fp not in want for fp in counts):
         return "a group lists a tensor that is not a parameter of the model"
     for fp, wd in listed:
-        if abs(wd - want[fp]) > 1e-12 * abs(want[fp]):
+        if not abs(wd - want[fp]) <= 1e-12 * abs(want[fp]):  # a NaN fails too
             return f"{_shape_text(fp)} has weight_decay {wd:g}, expected {want[fp]:g}"
     return None
 

@@ -7,8 +7,10 @@ from imports elsewhere in the notebook (``import numpy as np`` in the chapter's
 import cell); :func:`program` gathers just those imports, so a solution can be
 run without running the rest of its notebook.
 
-Notebooks are read as plain JSON (no nbformat), so the grader's worker side
-needs nothing but the standard library.
+Notebooks are read and validated with ``nbformat`` (version 4) and held as its
+``NotebookNode`` (a ``dict``). The module needs nothing else beyond the
+standard library, and imports nothing of ``l2bayes``: the batch grader places
+this file beside its worker inside the sandbox, where a submission is parsed.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ import os
 import re
 from functools import lru_cache
 from pathlib import Path
+
+import nbformat
 
 #: Environment variable that points :func:`chapters_dir` at another folder (tests, graders).
 CHAPTERS_ENV = "L2BAYES_CHAPTERS"
@@ -54,15 +58,49 @@ def chapter_path(chapter: str, chapters=None) -> Path:
     return path
 
 
-def read_notebook(path) -> dict:
-    """Load a notebook file as JSON, checking it looks like an nbformat 4 notebook."""
+def parse_notebook(data, *, where: str = "the notebook"):
+    """An nbformat-4 notebook from ``data`` (bytes or str), validated against nbformat's schema.
+
+    Raises ``ValueError`` saying what is wrong (not UTF-8, not JSON, nested too
+    deeply, not version 4, or invalid: a cell's metadata that is not a dict, a
+    source list holding numbers, ...). The schema is checked on the raw JSON,
+    before nbformat builds anything from it, since nbformat's own reader fails
+    with ``TypeError`` on some malformed notebooks.
+    """
     try:
-        nb = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        text = data.decode("utf-8") if isinstance(data, (bytes, bytearray)) else str(data)
+        raw = json.loads(text)
+    except UnicodeDecodeError:
+        raise ValueError(f"{where} is not UTF-8 text") from None
+    except RecursionError:
+        raise ValueError(f"{where} is JSON nested too deeply") from None
+    except ValueError as exc:
+        raise ValueError(f"{where} is not JSON ({exc})") from None
+    if not isinstance(raw, dict) or not isinstance(raw.get("cells"), list):
+        raise ValueError(f"{where} is not a notebook: no list of cells")
+    if raw.get("nbformat") != 4:
+        raise ValueError(f"{where} is not an nbformat 4 notebook (nbformat = {str(raw.get('nbformat'))[:20]})")
+    try:
+        nbformat.validate(raw, version=4)
+        return nbformat.from_dict(raw)
+    except RecursionError:
+        raise ValueError(f"{where} is nested too deeply") from None
+    except Exception as exc:  # noqa: BLE001 - ValidationError and whatever a malformed notebook raises
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ValueError(f"{where} is not a valid nbformat 4 notebook: {first[:300]}") from None
+
+
+def read_notebook(path):
+    """Load and validate the notebook file ``path`` (see :func:`parse_notebook`).
+
+    For trusted files (the chapters); the batch grader reads submissions with
+    its own size and file-type checks and parses them only inside its sandbox.
+    """
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
         raise ValueError(f"path {str(path)!r} is not a readable notebook: {exc}") from None
-    if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
-        raise ValueError(f"path {str(path)!r} is not a notebook: no list of cells")
-    return nb
+    return parse_notebook(data, where=f"path {str(path)!r}")
 
 
 def cell_source(cell: dict) -> str:
@@ -72,7 +110,9 @@ def cell_source(cell: dict) -> str:
 
 
 def cell_tags(cell: dict) -> list:
-    tags = (cell.get("metadata") or {}).get("tags") or []
+    """A cell's tags (an empty list when it has none, or they are malformed)."""
+    meta = cell.get("metadata")
+    tags = meta.get("tags") if isinstance(meta, dict) else None
     return tags if isinstance(tags, list) else []
 
 
@@ -124,7 +164,7 @@ def needed_imports(nb: dict, sources: list[str]) -> list[str]:
     for src in sources:
         try:
             used |= {n.id for n in ast.walk(ast.parse(strip_magics(src))) if isinstance(n, ast.Name)}
-        except SyntaxError:
+        except (SyntaxError, ValueError, RecursionError, MemoryError):  # e.g. 1+1+...+1, nested too deep
             continue
     used -= set(dir(builtins))
     statements: list[str] = []
@@ -133,7 +173,7 @@ def needed_imports(nb: dict, sources: list[str]) -> list[str]:
             continue
         try:
             tree = ast.parse(strip_magics(cell_source(cell)))
-        except SyntaxError:
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
             continue
         for node in ast.walk(tree):
             for stmt in _single_imports(node):
@@ -156,6 +196,29 @@ def _single_imports(node) -> list:
 def program(nb: dict, sources: list[str]) -> list[str]:
     """The code to run for ``sources``: the imports they need, one per entry, then the sources."""
     return needed_imports(nb, sources) + [strip_magics(s) for s in sources]
+
+
+def submission_code(nb: dict) -> list[tuple[str, str]]:
+    """``(name, code)`` pairs a grader runs of a submission: the needed imports, then the solution cells."""
+    sources = solution_sources(nb)
+    code = program(nb, sources)
+    n_imports = len(code) - len(sources)
+    names = [f"<import {c.strip()}>" for c in code[:n_imports]]
+    names += [f"<solution cell {k + 1}>" for k in range(len(sources))]
+    return list(zip(names, code))
+
+
+def defined_names(source: str) -> list[str]:
+    """Names of the top-level functions ``source`` appears to define (works on invalid code too)."""
+    return re.findall(r"^(?:async\s+)?def\s+([A-Za-z_]\w*)\s*\(", source, re.MULTILINE)
+
+
+def notebook_chapter(nb) -> str | None:
+    """The chapter a notebook says it belongs to (``metadata.l2bayes.chapter``), if it says so."""
+    meta = nb.get("metadata") if isinstance(nb, dict) else None
+    meta = meta.get("l2bayes") if isinstance(meta, dict) else None
+    chapter = meta.get("chapter") if isinstance(meta, dict) else None
+    return chapter if isinstance(chapter, str) and len(chapter) <= 200 else None
 
 
 def load_reference(chapter: str, function: str, chapters=None):

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import numbers
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -103,9 +104,11 @@ def close(*, rtol: float = 1e-9, atol: float = 1e-12, dtype: bool = False) -> Co
             return f"expected shape {want.shape}, got shape {have.shape}"
         if not np.all(np.isfinite(have)):
             return "the answer contains NaN or infinite values"
+        if not np.all(np.isfinite(want)):  # NaN equals nothing, not even NaN: no answer matches it
+            return "the expected value contains NaN or infinite values, so no answer can match it; please report it"
         err = np.abs(have - want)
         excess = err - (atol + rtol * np.abs(want))
-        if np.any(excess > 0):
+        if not np.all(excess <= 0):  # written so that a NaN counts as a failure
             worst = int(np.argmax(excess))
             index = tuple(int(i) for i in np.unravel_index(worst, want.shape))
             where = "" if want.ndim == 0 else f" at index {index[0] if want.ndim == 1 else index}"
@@ -189,9 +192,13 @@ def is_tensor(x) -> bool:
 
 def as_float_array(x) -> np.ndarray:
     """``x`` (number, array-like or tensor) as a float64 array; ``TypeError``/``ValueError`` if not real."""
-    if isinstance(x, (str, bytes, dict, Opaque)) or x is None:
+    if isinstance(x, (str, bytes, dict, set, frozenset, Opaque)) or x is None:
+        raise TypeError(f"not a number or array: {type(x).__name__}")
+    if isinstance(x, Iterator):  # a generator or map is not an array, whatever numpy makes of it
         raise TypeError(f"not a number or array: {type(x).__name__}")
     if is_tensor(x):
+        if x.is_complex():
+            raise TypeError(f"not real numbers: dtype {x.dtype}")
         x = x.detach().cpu().double().numpy()
     arr = np.asarray(x)
     if arr.dtype.kind not in "iuf":

@@ -1,4 +1,13 @@
-"""Running untrusted submissions: the worker process (:mod:`.worker`) and the grader's side (:mod:`.sandbox`).
+"""The batch grader: every untrusted step in a bubblewrap sandbox.
 
-The batch grader built on these is :mod:`l2bayes.grade`.
+``batch``
+    plans (cases and expected values), one authenticated record per submission, the CSV, shards, merge.
+``sandbox``
+    the grader's side of a worker: bubblewrap, CPU-time limits, sessions.
+``wire``
+    values between the grader and a worker, as JSON.
+``worker``
+    the process inside the sandbox that reads and runs one submission.
+``__main__``
+    the command line, also reachable as ``python -m l2bayes.grade``.
 """

@@ -1,21 +1,43 @@
-"""The grader's side of the sandbox: start a worker, talk to it under deadlines, end it.
+"""The grader's side of the sandbox: start a worker in bubblewrap, talk to it under limits, end it.
 
-A :class:`Worker` is one child process (:mod:`l2bayes.grading.worker`) in its
-own session and temporary working directory, with a cleaned environment and
-one thread. A :class:`Session` holds one submission's code in a worker: it
-runs the code cell by cell, and when a cell kills the worker or runs past its
-time it starts a fresh worker without that cell, so one broken cell costs
-only the exercises that need it. Calls are timed per exercise; a call that
-overruns or crashes the worker loses the rest of that exercise's cases, and
-the next exercise gets a fresh worker.
+The boundary
+    Each :class:`Worker` is one ``bwrap`` process (Debian's ``bubblewrap``)
+    with new user, pid, network, IPC, UTS and mount namespaces, all
+    capabilities dropped, ``--die-with-parent`` and ``--new-session``. Its
+    file system is an empty read-only root with read-only binds of ``/usr``,
+    the Python installation, the site-packages folders and a private folder
+    holding copies of three files (the worker, the wire codec, the notebook
+    model), its own ``/proc`` and ``/dev``, and a size-capped ``/tmp`` as the
+    only writable place. The repository (the reference solutions), the other
+    submissions, the output folder, the records and their key are not in it.
+    There is no network but a loopback of its own. Every process a
+    submission starts lives in the sandbox's pid namespace and is killed
+    with it. The submitted notebook travels in as bytes on the worker's pipe.
 
-Deadlines are wall-clock and enforced here, in the grader, by killing the
-worker's whole process group; the worker's own limits (memory, CPU seconds,
-file size) are a second line.
+Second and third lines
+    Inside, the worker lowers its rlimits (address space, CPU seconds, file
+    size, processes, open files) and installs an audit hook
+    (:mod:`l2bayes.grading.worker`).
+
+Time
+    Limits are CPU seconds, measured by the grader from ``/proc`` over the
+    worker's whole process tree, so a loaded or paused machine costs nobody
+    points; a generous wall clock (:meth:`Limits.wall`) is only a backstop
+    against a submission that sleeps. A :class:`Session` holds one
+    submission in a worker: it loads the notebook, runs the code cell by
+    cell, and when a cell kills the worker or runs out of time it starts a
+    fresh worker without that cell, so one broken cell costs only the
+    exercises that need it.
+
+Without bubblewrap (``Runner(sandbox=False)``, ``--no-sandbox``) the worker is
+a plain child process with the same limits and hook: not a boundary.
 """
 
 from __future__ import annotations
 
+import atexit
+import base64
+import functools
 import json
 import os
 import select
@@ -27,36 +49,61 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from l2bayes.exercises import Opaque, Outcome
-from l2bayes.grading import worker as wire
+from l2bayes.exercises import notebooks as notebook_model
+from l2bayes.grading import wire
 
-WORKER = Path(wire.__file__).resolve()
-#: Seconds a fresh worker may take to report ready (interpreter start, no submitted code yet).
-STARTUP_SECONDS = 30.0
+HERE = Path(__file__).resolve().parent
+#: The files a worker needs, by the name it imports them under.
+WORKER_FILES = {"worker.py": HERE / "worker.py", "wire.py": HERE / "wire.py",
+                "notebooks.py": Path(notebook_model.__file__).resolve()}
+#: Where the worker's files and its writable folder are, inside the sandbox.
+INSIDE_CODE, INSIDE_WORK = "/grader", "/tmp"
+INSTALL_HINT = (
+    "install bubblewrap (Debian/Ubuntu: `sudo apt-get install bubblewrap`, Fedora: `sudo dnf install bubblewrap`), "
+    "or pass --no-sandbox to grade without it (only for submissions you trust: nothing then stops a "
+    "submission from reading the reference solutions or other students' files)"
+)
+_TICK = os.sysconf("SC_CLK_TCK")
+_POLL = 0.1
+
+
+class SandboxUnavailable(ValueError):
+    """``bwrap`` is missing or cannot create its namespaces here."""
 
 
 @dataclass(frozen=True)
 class Limits:
-    """Resources for one submission.
+    """Resources for one submission. Times are CPU seconds of the worker's whole process tree.
 
     Parameters
     ----------
     exercise_seconds : float or None
-        Wall-clock seconds for all cases of one exercise; ``None`` uses each
+        CPU seconds for all cases of one exercise; ``None`` uses each
         exercise's own ``time_limit``.
     cell_seconds : float
-        Wall-clock seconds for running one cell (or import) of the submission.
+        CPU seconds for running one cell (or import) of the submission.
     submission_seconds : float
-        Wall-clock seconds for the whole submission, restarts included.
+        CPU seconds for the whole submission, restarts included.
     memory_mb : int
         Address-space limit of a worker (RLIMIT_AS).
     file_mb : int
         Largest file a worker may write (RLIMIT_FSIZE).
     reply_mb : int
         Largest reply the grader reads from a worker.
+    notebook_mb : int
+        Largest submission the grader accepts.
+    tmp_mb : int
+        Size of the sandbox's writable ``/tmp``.
+    processes : int
+        RLIMIT_NPROC of a worker (binding only when the grader does not run as root;
+        the pid namespace contains the processes either way).
+    wall_factor, wall_extra : float
+        The wall-clock backstop of a step with a CPU budget of ``t`` is
+        ``wall_extra + wall_factor * t`` seconds.
     """
 
     exercise_seconds: float | None = None
@@ -65,17 +112,28 @@ class Limits:
     memory_mb: int = 2048
     file_mb: int = 16
     reply_mb: int = 64
+    notebook_mb: int = 8
+    tmp_mb: int = 256
+    processes: int = 64
+    wall_factor: float = 10.0
+    wall_extra: float = 120.0
 
     def __post_init__(self):
-        for name in ("cell_seconds", "submission_seconds", "memory_mb", "file_mb", "reply_mb"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"{name} must be positive, got {getattr(self, name)!r}")
+        for name in ("cell_seconds", "submission_seconds", "memory_mb", "file_mb", "reply_mb", "notebook_mb",
+                     "tmp_mb", "processes", "wall_factor", "wall_extra"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+                raise ValueError(f"{name} must be a positive number, got {value!r}")
         if self.exercise_seconds is not None and not self.exercise_seconds > 0:
             raise ValueError(f"exercise_seconds must be positive or None, got {self.exercise_seconds!r}")
 
+    def wall(self, cpu_seconds: float) -> float:
+        """Wall-clock seconds allowed for a step with ``cpu_seconds`` of CPU."""
+        return self.wall_extra + self.wall_factor * cpu_seconds
+
 
 class WorkerLost(Exception):
-    """The worker did not answer: it died, overran a deadline or broke the protocol."""
+    """The worker did not answer: it died, ran out of time or broke the protocol."""
 
     def __init__(self, reason: str, *, timed_out: bool = False):
         super().__init__(reason)
@@ -89,16 +147,21 @@ class Cancelled(Exception):
 
 def site_dirs() -> list[str]:
     """The site-packages folders a worker adds to ``sys.path`` (no ``.pth`` files are run)."""
-    return [d for d in site.getsitepackages() if os.path.isdir(d)]
+    return [os.path.realpath(d) for d in site.getsitepackages() if os.path.isdir(d)]
 
 
-def clean_env(workdir: str) -> dict:
+def python_executable() -> str:
+    """The real interpreter behind the virtual environment's ``python``."""
+    return os.path.realpath(getattr(sys, "_base_executable", None) or sys.executable)
+
+
+def clean_env(home: str) -> dict:
     """The whole environment of a worker: no inherited variables, one thread everywhere."""
     one = "1"
     return {
         "PATH": "/usr/bin:/bin",
-        "HOME": workdir,
-        "TMPDIR": workdir,
+        "HOME": home,
+        "TMPDIR": home,
         "LANG": "C.UTF-8",
         "OMP_NUM_THREADS": one,
         "MKL_NUM_THREADS": one,
@@ -109,74 +172,205 @@ def clean_env(workdir: str) -> dict:
     }
 
 
-class Worker:
-    """One sandboxed child process; see :mod:`l2bayes.grading.worker` for what it refuses."""
+@functools.lru_cache(maxsize=1)
+def _stage() -> str:
+    """A private folder (mode 700) with copies of the worker's files; the sandbox binds only it."""
+    folder = tempfile.mkdtemp(prefix="l2bayes-worker-")
+    for name, source in WORKER_FILES.items():
+        shutil.copyfile(source, os.path.join(folder, name))
+    atexit.register(shutil.rmtree, folder, True)
+    return folder
 
-    def __init__(self, limits: Limits, deny: list[str], cancel: threading.Event | None = None):
-        self.limits = limits
-        self.cancel = cancel or threading.Event()
-        self.workdir = tempfile.mkdtemp(prefix="l2bayes-grade-")
+
+def _root_binds() -> list[str]:
+    """``/usr`` and the top-level links into it (``/lib`` -> ``usr/lib`` on merged-usr systems)."""
+    args = ["--ro-bind", "/usr", "/usr"]
+    for name in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
+        path = f"/{name}"
+        if os.path.islink(path):
+            args += ["--symlink", os.readlink(path), path]
+        elif os.path.isdir(path):
+            args += ["--ro-bind", path, path]
+    return args
+
+
+def bwrap_command(inner: list[str], *, code_dir: str, tmp_mb: int, env: dict) -> list[str]:
+    """The ``bwrap`` command line that runs ``inner`` in a fresh sandbox (see the module's notes)."""
+    bwrap = shutil.which("bwrap")
+    if bwrap is None:
+        raise SandboxUnavailable(f"bwrap was not found on PATH: {INSTALL_HINT}")
+    args = [bwrap, "--unshare-all", "--unshare-user", "--uid", "65534", "--gid", "65534",
+            "--hostname", "sandbox", "--die-with-parent", "--new-session", "--cap-drop", "ALL"]
+    args += _root_binds()
+    binds = {os.path.realpath(sys.base_prefix), *site_dirs()}
+    for path in sorted(binds):
+        args += ["--ro-bind", path, path]
+    args += ["--ro-bind", code_dir, INSIDE_CODE, "--proc", "/proc", "--dev", "/dev",
+             "--size", str(tmp_mb << 20), "--tmpfs", INSIDE_WORK, "--remount-ro", "/",
+             "--chdir", INSIDE_WORK, "--clearenv"]
+    for key, value in env.items():
+        args += ["--setenv", key, value]
+    return args + ["--", *inner]
+
+
+@functools.lru_cache(maxsize=1)
+def bwrap_problem() -> str | None:
+    """``None`` when bubblewrap can run a sandboxed Python here, else what is wrong and how to fix it."""
+    if shutil.which("bwrap") is None:
+        return f"bubblewrap (bwrap) is not installed: {INSTALL_HINT}"
+    cmd = bwrap_command([python_executable(), "-I", "-S", "-c", "import os; print(os.getpid())"],
+                        code_dir=_stage(), tmp_mb=16, env=clean_env(INSIDE_WORK))
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.SubprocessError) as exc:
+        return f"bubblewrap (bwrap) could not be started ({exc}): {INSTALL_HINT}"
+    if done.returncode != 0 or done.stdout.strip() != "2":
+        why = (done.stderr.strip().splitlines() or ["no error message"])[-1][:300]
+        return (f"bubblewrap (bwrap) is installed but cannot create a sandbox here ({why}); it needs user "
+                f"namespaces (sysctl kernel.unprivileged_userns_clone=1, or run the grader as root, or in a "
+                f"container started with --privileged), or pass --no-sandbox")
+    return None
+
+
+@dataclass(frozen=True)
+class Runner:
+    """How workers are started: in bubblewrap (the default) or, with ``sandbox=False``, as plain processes.
+
+    ``guard=False`` leaves out the audit hook (tests use it to show that the
+    operating system's boundary holds on its own); ``deny`` lists folders the
+    hook refuses to read without a sandbox.
+    """
+
+    sandbox: bool = True
+    guard: bool = True
+    deny: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def name(self) -> str:
+        return "bwrap" if self.sandbox else "none"
+
+    def check(self) -> None:
+        """Raise :class:`SandboxUnavailable` when a sandbox is asked for and bubblewrap cannot give one."""
+        if self.sandbox:
+            problem = bwrap_problem()
+            if problem:
+                raise SandboxUnavailable(problem)
+
+    def start(self, limits: Limits, stderr) -> tuple[subprocess.Popen, str | None]:
+        """Start a worker; also return the folder to remove when it ends (without a sandbox)."""
+        code_dir = _stage()
         config = {
             "site": site_dirs(),
-            "deny": deny,
-            "allow": sorted({sys.prefix, sys.base_prefix, self.workdir, *site_dirs()}),
-            "workdir": self.workdir,
             "memory_mb": limits.memory_mb,
             "cpu_seconds": int(limits.submission_seconds) + 5,
             "file_mb": limits.file_mb,
+            "processes": int(limits.processes),
+            "guard": self.guard,
         }
-        with open(os.path.join(self.workdir, "stderr.txt"), "wb") as stderr:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-I", "-S", str(WORKER), json.dumps(config)],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=stderr,
-                cwd=self.workdir,
-                env=clean_env(self.workdir),
-                start_new_session=True,
-                close_fds=True,
-            )
+        python = python_executable()
+        if self.sandbox:
+            config.update(workdir=INSIDE_WORK, deny=[], allow=[])
+            inner = [python, "-I", "-S", f"{INSIDE_CODE}/worker.py", json.dumps(config)]
+            cmd = bwrap_command(inner, code_dir=code_dir, tmp_mb=limits.tmp_mb, env=clean_env(INSIDE_WORK))
+            env, cwd, workdir = {"PATH": "/usr/bin:/bin"}, "/", None
+        else:
+            workdir = tempfile.mkdtemp(prefix="l2bayes-grade-")
+            allow = sorted({sys.prefix, sys.base_prefix, workdir, code_dir, *site_dirs()})
+            config.update(workdir=workdir, deny=list(self.deny), allow=allow)
+            cmd = [python, "-I", "-S", os.path.join(code_dir, "worker.py"), json.dumps(config)]
+            env, cwd = clean_env(workdir), workdir
+        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, cwd=cwd,
+                                env=env, start_new_session=True, close_fds=True)
+        return proc, workdir
+
+
+def tree_cpu(root: int) -> float:
+    """CPU seconds used by process ``root`` and all its descendants, reaped ones included (from ``/proc``)."""
+    ticks, stack, seen = 0, [root], set()
+    while stack:
+        pid = stack.pop()
+        if pid in seen:
+            continue
+        seen.add(pid)
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as f:
+                stat = f.read()
+            fields = stat[stat.rindex(b")") + 2:].split()
+            ticks += sum(int(x) for x in fields[11:15])  # utime, stime, cutime, cstime
+            for task in os.listdir(f"/proc/{pid}/task"):
+                with open(f"/proc/{pid}/task/{task}/children", "rb") as f:
+                    stack += [int(c) for c in f.read().split()]
+        except (OSError, ValueError):
+            continue
+    return ticks / _TICK
+
+
+@dataclass
+class Budget:
+    """CPU seconds and a wall-clock deadline for one request."""
+
+    cpu: float
+    wall_deadline: float
+
+
+class Worker:
+    """One sandboxed child process; see :mod:`l2bayes.grading.worker` for its side."""
+
+    def __init__(self, limits: Limits, runner: Runner, cancel: threading.Event | None = None):
+        self.limits = limits
+        self.cancel = cancel or threading.Event()
+        self._log = tempfile.TemporaryFile()
+        self.proc, self.workdir = runner.start(limits, self._log)
         os.set_blocking(self.proc.stdin.fileno(), False)
         self._buffer = b""
         self._seq = 0
-        self._stderr = ""
+        self.stderr = ""
+        startup = 60.0
         try:
-            ready = self._receive(time.monotonic() + STARTUP_SECONDS)
+            ready = self._receive(Budget(startup, time.monotonic() + limits.wall(startup)), 0.0)
         except WorkerLost as lost:
             self.close()
-            raise RuntimeError(f"a grading worker failed to start: {lost.reason}\n{self._stderr}") from None
+            raise RuntimeError(f"a grading worker failed to start: {lost.reason}\n{self.stderr}") from None
         if ready != {"ready": True}:
             self.close()
-            raise RuntimeError(f"a grading worker sent {ready!r} instead of its ready line")
+            raise RuntimeError(f"a grading worker sent {str(ready)[:200]} instead of its ready line")
 
-    def request(self, message: dict, deadline: float) -> dict:
-        """Send ``message``, return the reply; ``WorkerLost`` (worker killed) if none by ``deadline``."""
+    def cpu(self) -> float:
+        """CPU seconds used so far by the worker and everything it started."""
+        return tree_cpu(self.proc.pid)
+
+    def request(self, message: dict, budget: Budget) -> dict:
+        """Send ``message``, return the reply; ``WorkerLost`` (worker killed) if it runs out of ``budget``."""
         self._seq += 1
+        start = self.cpu()
         line = (json.dumps({**message, "seq": self._seq}) + "\n").encode()
-        self._send(line, deadline)
-        reply = self._receive(deadline)
+        self._send(line, budget, start)
+        reply = self._receive(budget, start)
         if not isinstance(reply, dict) or reply.get("seq") != self._seq:
             self.close()
             raise WorkerLost("the worker's reply was malformed (did the code write to the grader's pipe?)")
         return reply
 
-    def _send(self, data: bytes, deadline: float) -> None:
+    def _send(self, data: bytes, budget: Budget, start: float) -> None:
         fd = self.proc.stdin.fileno()
         while data:
-            self._wait(fd, deadline, write=True)
+            self._wait(fd, budget, start, write=True)
             try:
                 data = data[os.write(fd, data):]
             except BlockingIOError:
                 continue
-            except (BrokenPipeError, OSError):
+            except OSError:
                 raise WorkerLost(self._death()) from None
 
-    def _receive(self, deadline: float):
+    def _receive(self, budget: Budget, start: float):
         fd = self.proc.stdout.fileno()
         limit = self.limits.reply_mb << 20
         while b"\n" not in self._buffer:
-            self._wait(fd, deadline, write=False)
-            chunk = os.read(fd, 1 << 20)
+            self._wait(fd, budget, start, write=False)
+            try:
+                chunk = os.read(fd, 1 << 20)
+            except OSError:
+                chunk = b""
             if not chunk:
                 raise WorkerLost(self._death())
             self._buffer += chunk
@@ -190,34 +384,36 @@ class Worker:
             self.close()
             raise WorkerLost("the worker's reply was malformed (did the code write to the grader's pipe?)") from None
 
-    def _wait(self, fd: int, deadline: float, *, write: bool) -> None:
+    def _wait(self, fd: int, budget: Budget, start: float, *, write: bool) -> None:
         while True:
             if self.cancel.is_set():
                 self.close()
                 raise Cancelled()
-            left = deadline - time.monotonic()
-            if left <= 0:
+            if time.monotonic() >= budget.wall_deadline:
+                self.close()
+                raise WorkerLost("timed out (wall clock)", timed_out=True)
+            if self.cpu() - start > budget.cpu:
                 self.close()
                 raise WorkerLost("timed out", timed_out=True)
-            ready = select.select([], [fd], [], min(left, 0.25)) if write else select.select([fd], [], [], min(left, 0.25))
+            ready = select.select([], [fd], [], _POLL) if write else select.select([fd], [], [], _POLL)
             if any(ready):
                 return
 
     def _death(self) -> str:
         """Why the worker stopped, from its exit status."""
         try:
-            code = self.proc.wait(timeout=2)
+            code = self.proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
             code = None
-        self._stderr = self._stderr_tail()
         self.close()
         if code is None:
             return "the worker stopped answering (did the code close the grader's pipes?)"
-        if code < 0:
+        if code < 0 or code > 128:
+            number = -code if code < 0 else code - 128  # bwrap reports a killed child as 128 + signal
             try:
-                sig = signal.Signals(-code).name
+                sig = signal.Signals(number).name
             except ValueError:
-                sig = f"signal {-code}"
+                sig = f"signal {number}"
             if sig == "SIGXCPU":
                 return "the worker used up its CPU time"
             if sig == "SIGKILL":
@@ -225,14 +421,8 @@ class Worker:
             return f"the worker crashed ({sig})"
         return f"the worker exited with code {code}: did the code call os._exit() or close the grader's pipes?"
 
-    def _stderr_tail(self) -> str:
-        try:
-            return Path(self.workdir, "stderr.txt").read_text(errors="replace")[-2000:]
-        except OSError:
-            return ""
-
     def close(self) -> None:
-        """Kill the worker's process group and remove its working directory (idempotent)."""
+        """Kill the worker (the whole sandbox with it) and remove its working folder (idempotent)."""
         if self.proc.returncode is None:
             try:
                 os.killpg(self.proc.pid, signal.SIGKILL)
@@ -244,45 +434,120 @@ class Worker:
                 stream.close()
             except OSError:
                 pass
-        shutil.rmtree(self.workdir, ignore_errors=True)
+        if not self.stderr:
+            try:
+                self._log.seek(0)
+                self.stderr = self._log.read()[-2000:].decode("utf-8", "replace")
+            except (OSError, ValueError):
+                pass
+        self._log.close()
+        if self.workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+class NotebookRejected(Exception):
+    """The submission is not a notebook the grader can use (the reason is for the student)."""
 
 
 class Session:
-    """One submission's code, run in a worker and called per exercise.
+    """One submission, read and run in a worker and called per exercise.
 
     Parameters
     ----------
-    cells : list of (name, code)
-        The submission's code in run order (imports first, then solution cells).
+    notebook : bytes
+        The submitted file.
     limits : Limits
-    deny : list of str
-        Folders the worker may not read.
+    runner : Runner
     cancel : threading.Event, optional
         Set it to stop at the next poll (``Cancelled`` is raised).
     """
 
-    def __init__(self, cells, limits: Limits, deny: list[str], cancel: threading.Event | None = None):
-        self.cells = list(cells)
+    def __init__(self, notebook: bytes, limits: Limits, runner: Runner = Runner(), cancel: threading.Event | None = None):
+        self.notebook = base64.b64encode(notebook).decode("ascii")
         self.limits = limits
-        self.deny = deny
+        self.runner = runner
         self.cancel = cancel
-        self.deadline = time.monotonic() + limits.submission_seconds
+        self.used = 0.0  # CPU seconds, over every worker of this submission
+        self.wall_deadline = time.monotonic() + limits.wall(limits.submission_seconds)
+        self.cells: list[tuple[str, list[str]]] | None = None
+        self.chapter: str | None = None
         self.cell_errors: dict[str, str] = {}
         self._skip: set[str] = set()
         self._worker: Worker | None = None
+        self._fresh: Worker | None = None  # the worker that loaded the notebook, not yet running cells
+
+    def _budget(self, cpu: float) -> Budget:
+        cpu = max(0.0, min(cpu, self.limits.submission_seconds - self.used))
+        return Budget(cpu, min(time.monotonic() + self.limits.wall(cpu), self.wall_deadline))
+
+    def _request(self, worker: Worker, message: dict, cpu: float) -> dict:
+        budget = self._budget(cpu)
+        start = worker.cpu()
+        try:
+            reply = worker.request(message, budget)
+        except WorkerLost as lost:
+            self.used += budget.cpu if lost.timed_out else 0.0
+            raise
+        self.used += max(0.0, worker.cpu() - start)
+        return reply
+
+    def _out_of_time(self) -> bool:
+        return self.used >= self.limits.submission_seconds or time.monotonic() >= self.wall_deadline
+
+    def load(self) -> list[tuple[str, list[str]]]:
+        """Read the notebook in a worker: ``[(cell name, functions it defines)]``; ``NotebookRejected`` if unusable."""
+        worker = Worker(self.limits, self.runner, self.cancel)
+        try:
+            reply = self._request(worker, {"op": "load", "notebook": self.notebook}, self.limits.cell_seconds)
+        except WorkerLost as lost:
+            raise NotebookRejected(f"reading it stopped the grader's worker ({lost.reason})") from None
+        if "error" in reply:
+            worker.close()
+            error = reply["error"] if isinstance(reply["error"], dict) else {}
+            raise NotebookRejected(str(error.get("message", "it could not be read"))[:500])
+        cells = reply.get("cells")
+        if not isinstance(cells, list) or not all(
+            isinstance(c, list) and len(c) == 2 and isinstance(c[0], str) and isinstance(c[1], list) for c in cells
+        ):
+            worker.close()
+            raise NotebookRejected("the grader's worker sent a malformed description of it")
+        chapter = reply.get("chapter")
+        self.chapter = chapter if isinstance(chapter, str) else None
+        self.cells = [(name[:300], [str(f)[:100] for f in fns]) for name, fns in cells]
+        self._worker = None
+        self._fresh = worker
+        return self.cells
+
+    def _new_worker(self) -> Worker:
+        worker, self._fresh = self._fresh, None
+        if worker is not None:
+            return worker
+        worker = Worker(self.limits, self.runner, self.cancel)
+        try:
+            reply = self._request(worker, {"op": "load", "notebook": self.notebook}, self.limits.cell_seconds)
+        except WorkerLost as lost:
+            raise NotebookRejected(f"reading it stopped the grader's worker ({lost.reason})") from None
+        if "error" in reply:
+            worker.close()
+            raise NotebookRejected("it could not be read a second time")
+        return worker
 
     def _start(self) -> Worker | None:
         """A worker with every cell run that does not kill it; ``None`` if time ran out."""
+        if self.cells is None:
+            self.load()
         while self._worker is None:
-            if time.monotonic() >= self.deadline:
+            if self._out_of_time():
                 return None
-            worker = Worker(self.limits, self.deny, self.cancel)
-            for name, code in self.cells:
+            try:
+                worker = self._new_worker()
+            except NotebookRejected:
+                return None
+            for name, _ in self.cells:
                 if name in self._skip:
                     continue
-                deadline = min(time.monotonic() + self.limits.cell_seconds, self.deadline)
                 try:
-                    reply = worker.request({"op": "run", "name": name, "code": code}, deadline)
+                    reply = self._request(worker, {"op": "run", "name": name}, self.limits.cell_seconds)
                 except WorkerLost as lost:
                     self._skip.add(name)
                     self.cell_errors[name] = self._lost_reason(lost, self.limits.cell_seconds, "it")
@@ -294,19 +559,21 @@ class Session:
         return self._worker
 
     def call(self, function: str, args: list[list], seconds: float) -> list[Outcome]:
-        """Call ``function`` once per entry of ``args`` (encoded arguments); one outcome per call."""
+        """Call ``function`` once per entry of ``args`` (encoded arguments) within ``seconds`` of CPU in all."""
         outcomes: list[Outcome] = []
         worker = self._start()
-        deadline = min(time.monotonic() + seconds, self.deadline)
+        left = seconds
         for case_args in args:
             if worker is None:
                 break
+            start = self.used
             try:
-                reply = worker.request({"op": "call", "function": function, "args": case_args}, deadline)
+                reply = self._request(worker, {"op": "call", "function": function, "args": case_args}, left)
             except WorkerLost as lost:
                 self._worker = None
                 outcomes.append(Outcome.lost(self._lost_reason(lost, seconds, "the exercise")))
                 break
+            left -= self.used - start
             outcomes.append(outcome_of(reply))
         rest = "not run: the submission's time limit was used up" if worker is None else "not run after the failure above"
         return outcomes + [Outcome.lost(rest)] * (len(args) - len(outcomes))
@@ -314,16 +581,19 @@ class Session:
     def _lost_reason(self, lost: WorkerLost, seconds: float, what: str) -> str:
         if not lost.timed_out:
             return lost.reason
-        if time.monotonic() >= self.deadline - 0.01:
-            return f"timed out: the submission's time limit of {self.limits.submission_seconds:g} s was reached"
+        if self._out_of_time():
+            return f"timed out: the submission's time limit of {self.limits.submission_seconds:g} CPU seconds was reached"
+        if lost.reason.endswith("(wall clock)"):
+            return f"timed out: {what} waited too long without using the CPU (sleeping, or waiting for input?)"
         if what == "it":
-            return f"it did not finish within {seconds:g} s (an infinite loop at top level?)"
-        return f"timed out: {what}'s {seconds:g} s were used up (an infinite loop, or far too slow?)"
+            return f"it did not finish within {seconds:g} CPU seconds (an infinite loop at top level?)"
+        return f"timed out: {what}'s {seconds:g} CPU seconds were used up (an infinite loop, or far too slow?)"
 
     def close(self) -> None:
-        if self._worker is not None:
-            self._worker.close()
-            self._worker = None
+        for worker in (self._worker, self._fresh):
+            if worker is not None:
+                worker.close()
+        self._worker = self._fresh = None
 
     def __enter__(self) -> "Session":
         return self
@@ -338,7 +608,7 @@ def describe_error(error) -> str:
         return "an unknown error"
     text = f"{str(error.get('type', 'Error'))[:100]}: {str(error.get('message', ''))[:500]}".rstrip(": ")
     line = error.get("line")
-    return f"{text} (line {line})" if isinstance(line, int) else text
+    return f"{text} (line {line})" if isinstance(line, int) and not isinstance(line, bool) else text
 
 
 def outcome_of(reply: dict) -> Outcome:
@@ -351,4 +621,4 @@ def outcome_of(reply: dict) -> Outcome:
     try:
         return Outcome.returned(wire.decode(reply["value"], opaque=Opaque))
     except (KeyError, TypeError, ValueError, OverflowError, RecursionError) as exc:
-        return Outcome.lost(f"the answer could not be read ({exc})")
+        return Outcome.lost(f"the answer could not be read ({str(exc)[:200]})")
