@@ -16,7 +16,10 @@ TORCH_CPU_INDEX := https://download.pytorch.org/whl/cpu
 TORCH_INDEX ?=
 TORCH_PIN = $(shell grep -m1 '^torch==' requirements.txt)
 JB_FLAGS := -W -n --keep-going
-NBVAL_FLAGS := --nbval-lax --nbval-current-env -n 2 --dist loadfile
+JOBS ?= 2
+NBVAL_FLAGS := --nbval-lax --nbval-current-env -n $(JOBS) --dist loadfile
+# The chapters' outputs, executed in parallel and cached under a key of the requirements and the package.
+EXEC_CACHE = $(BIN)/python scripts/execution_cache.py
 # `make book SOLUTIONS=hide`: a site for a graded term, with no solution text anywhere.
 SOLUTIONS ?= show
 HIDDEN_SRC := _build/hidden-src
@@ -75,17 +78,20 @@ ifeq ($(SOLUTIONS),hide)
 book: book-hidden
 else
 book: $(STAMP)
+	$(EXEC_CACHE) prepare --jobs $(JOBS)
 	$(BIN)/jupyter-book build . $(JB_FLAGS)
 	@echo
 	@echo "The book is built. Open it (no network needed):"
 	@echo "    $(CURDIR)/_build/html/index.html"
 endif
 
-# The sources are copied with every solution replaced by a stub, built, and the
-# result searched for every line of every reference solution.
+# The sources are copied with every solution replaced by a stub, given the outputs
+# of the executed chapters (nothing runs again), built, and the result searched for
+# every line of every reference solution.
 book-hidden: $(STAMP)
 	rm -rf $(HIDDEN_OUT)
 	$(BIN)/python -m l2bayes.publishing hidden-sources . $(HIDDEN_SRC)
+	$(EXEC_CACHE) fill $(HIDDEN_SRC)
 	$(BIN)/jupyter-book build $(HIDDEN_SRC) --path-output $(HIDDEN_OUT) $(JB_FLAGS)
 	$(BIN)/python -m l2bayes.publishing leaks $(HIDDEN_OUT)/_build/html
 	@echo
@@ -117,8 +123,11 @@ grade: $(STAMP)
 
 # The whole suite: warnings-as-errors builds of the book and of the book without
 # solutions first (the site checks read both), then unit tests, doctests, nbval
-# over every chapter, the site checks and the browser tests.
+# over every chapter, the site checks and the browser tests. Each chapter runs
+# twice: once for the builds (cached, see scripts/execution_cache.py) and once
+# under nbval, independently.
 test: $(STAMP)
+	$(EXEC_CACHE) prepare --jobs $(JOBS)
 	$(BIN)/jupyter-book build . $(JB_FLAGS)
 	$(MAKE) --no-print-directory book-hidden
 	$(BIN)/python -m pytest $(NBVAL_FLAGS)

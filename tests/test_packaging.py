@@ -18,6 +18,7 @@ import ast
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import venv
@@ -143,7 +144,12 @@ def alone(tmp_path_factory):
     venv.EnvBuilder(with_pip=False, system_site_packages=False).create(env_dir)
     python = env_dir / "bin" / "python"
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--quiet"]
-    subprocess.run([*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", str(tmp), str(ROOT)], check=True)
+    # Built from a copy: setuptools writes build/ and *.egg-info beside the sources.
+    source = tmp / "source"
+    shutil.copytree(ROOT / "code", source / "code", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source / name)
+    subprocess.run([*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", str(tmp), str(source)], check=True)
     wheel = next(tmp.glob("l2bayes-*.whl"))
     subprocess.run([*pip, "--python", str(python), "install", "--no-deps", "--no-index", str(wheel)], check=True)
     site_packages = Path(
