@@ -17,7 +17,7 @@ from types import SimpleNamespace
 import pytest
 
 from l2bayes import assert_below, assert_close
-from l2bayes.site import ClaimOutputs, claim_anchor, claims_of_doctree
+from l2bayes.site import ClaimOutputs, claim_anchor, claims_of_doctree, claims_summary
 from l2bayes.testing import CLAIM_MIME, CLAIM_OUTPUT_ENV, LEDGER, claim_problems
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -85,6 +85,7 @@ def test_the_claims_page_lists_every_claim_with_its_link(claims):
         assert claim["url"] in links, f"the claims page does not link {claim['url']}"
     text = page.read_text(encoding="utf-8")
     assert f"{len(claims)} claims in" in text
+    assert f"{len(claims)} claims in" in (SITE / "index.html").read_text(encoding="utf-8")
 
 
 def test_claim_outputs_are_not_shown_on_the_chapter_pages():
@@ -173,3 +174,11 @@ def test_no_claim_in_a_figure_cell(chapter):
         if cell.cell_type == "code" and (cell.metadata.get("mystnb") or {}).get("figure"):
             for call in ("assert_close(", "assert_below("):
                 assert call not in cell.source, f"cell {index} of {chapter} is a figure cell and checks a claim"
+
+
+def test_the_summary_states_the_range_of_tolerances():
+    claims = [{**GOOD, "chapter": "01_x", "kind": "close"}, {**GOOD, "chapter": "02_y", "kind": "close", "tolerance": 0.05},
+              {**GOOD, "chapter": "02_y", "kind": "below", "tolerance": 3.0}]
+    text = claims_summary(claims)
+    assert text.startswith("3 claims in 2 chapters") and "from 1e-12 to 0.05" in text and "1 as bounds" in text
+    assert "1 at 1e-06 or tighter" in text

@@ -92,6 +92,13 @@ WRONG = {
         "ratio inverted": lambda X, s, sd: s**2 * np.linalg.inv(X.T @ X + sd**2 / s**2 * np.eye(X.shape[1])),
         "prior left out": lambda X, s, sd: s**2 * np.linalg.inv(X.T @ X),
     },
+    "ch02-ridge-alpha-answer": {
+        "swapped precision s²σ²": lambda: 0.6**2 * 1.5**2,
+        "ratio inverted": lambda: 1.5**2 / 0.6**2,
+        "standard deviations for variances": lambda: 0.6 / 1.5,
+        "noise ignored": lambda: 1 / 1.5**2,
+        "half of the answer": lambda: 0.6**2 / (2 * 1.5**2),
+    },
     "ch02-ridge-intercept": {
         "penalised intercept": _penalised_intercept,
         "only y centred": _only_y_centred,
@@ -107,12 +114,20 @@ WRONG = {
         "noise and prior swapped": lambda X, y, s, sd: _log_gauss(X, y, sd**2, s**2),
         "precisions for variances": lambda X, y, s, sd: _log_gauss(X, y, s**-2, sd**-2),
         "negative log evidence": lambda X, y, s, sd: -_log_gauss(X, y, s**2, sd**2),
+        "Occam factor dropped (weight-space form)": lambda X, y, s, sd: _log_gauss(X, y, s**2, sd**2)
+        + 0.5 * np.linalg.slogdet(np.asarray(X, float).T @ X / s**2 + np.eye(np.shape(X)[1]) / sd**2)[1],
     },
     "ch03-ridge-lam-from-stds": {
         "standard deviations for variances": lambda s, sd: s / sd,
         "ratio inverted": lambda s, sd: sd**2 / s**2,
         "inverted and not squared": lambda s, sd: sd / s,
         "noise ignored": lambda s, sd: 1 / sd**2,
+        "swapped precision s²σ²": lambda s, sd: s**2 * sd**2,
+    },
+    "ch03-evidence-statement": {
+        "integrated, not fitted": lambda: "a",
+        "θ fitted, not integrated": lambda: " C ",
+        "held-out data": lambda: "d",
     },
     "ch03-effective-dof": {
         "singular values not squared": lambda X, lam: _dof(X, lam, power=1),
@@ -126,7 +141,7 @@ CASES = [(i, name, fn) for i, table in WRONG.items() for name, fn in table.items
 
 
 def test_every_exercise_has_two_misconceptions_and_a_wrong_implementation_for_each():
-    assert set(WRONG) == set(IDS) and len(IDS) == 6
+    assert set(WRONG) == set(IDS) and len(IDS) == 8
     for exercise_id in IDS:
         names = [m.name for m in get_exercise(exercise_id).misconceptions]
         assert len(names) >= 2 and len(set(names)) == len(names)
@@ -211,3 +226,11 @@ def test_other_correct_methods_pass():
     ]:
         result = evaluate(exercise_id, fn, seed=0, chapters=CHAPTERS)
         assert result, result.message
+
+
+def test_the_choice_exercise_names_what_it_expects():
+    ex_id = "ch03-evidence-statement"
+    for answer, text in [(2, "expected one letter as a str"), ("e", "is not one of the statements"), (None, "got None")]:
+        result = evaluate(ex_id, lambda: answer, seed=0, chapters=CHAPTERS)
+        assert not result and text in result.message, result.message
+    assert evaluate(ex_id, lambda: "B", seed=0, chapters=CHAPTERS)

@@ -31,7 +31,7 @@ from importlib import metadata
 from pathlib import Path
 
 from docutils import nodes
-from docutils.parsers.rst import Directive
+from docutils.parsers.rst import Directive, directives
 
 from l2bayes.testing import CLAIM_KEYS, CLAIM_MIME, CLAIM_OUTPUT_ENV, STRICT_TOLERANCE
 
@@ -218,14 +218,33 @@ class claims_ledger(nodes.General, nodes.Element):
 
 
 class ClaimsLedger(Directive):
-    """``{claims-ledger}``: the table of every claim of the book, by chapter."""
+    """``{claims-ledger}``: the table of every claim of the book, by chapter.
+
+    With the flag ``:summary:`` only one sentence: how many claims, and the range of their tolerances.
+    """
+
+    option_spec = {"summary": directives.flag}
 
     def run(self):
         env = self.state.document.settings.env
         pages = getattr(env, "l2bayes_ledger_pages", set())
         pages.add(env.docname)
         env.l2bayes_ledger_pages = pages
-        return [claims_ledger("")]
+        return [claims_ledger("", summary="summary" in self.options)]
+
+
+def claims_summary(claims) -> str:
+    """One sentence on the ledger: the number of claims and the range of their tolerances."""
+    if not claims:
+        return "No claim has been recorded."
+    tolerances = [c["tolerance"] for c in claims if c["kind"] == "close"]
+    strict = sum(t <= STRICT_TOLERANCE for t in tolerances)
+    chapters = len({c["chapter"] for c in claims})
+    text = f"{len(claims)} claims in {chapters} chapters are checked, {len(tolerances)} of them as agreements"
+    if tolerances:
+        text += (f" with tolerances from {_format_number(min(tolerances))} to {_format_number(max(tolerances))}"
+                 f" ({strict} at {STRICT_TOLERANCE:g} or tighter; every looser one says why)")
+    return text + f" and {len(claims) - len(tolerances)} as bounds."
 
 
 def _format_number(x) -> str:
@@ -268,12 +287,11 @@ def _fill_claims_ledger(app, doctree, fromdocname) -> None:
     if not placeholders:
         return
     claims = all_claims(app.env, app.builder)
-    strict = sum(c["tolerance"] <= STRICT_TOLERANCE for c in claims)
     chapters = sorted({c["chapter"] for c in claims})
-    content = [nodes.paragraph(text=(
-        f"{len(claims)} claims in {len(chapters)} chapters, {strict} of them with a tolerance of "
-        f"{STRICT_TOLERANCE:g} or tighter. They are also in the file {CLAIMS_JSON} at the root of the site."
-    ))]
+    for placeholder in [p for p in placeholders if p.get("summary")]:
+        placeholder.replace_self(nodes.paragraph(text=claims_summary(claims)))
+    placeholders = [p for p in placeholders if not p.get("summary")]
+    content = [nodes.paragraph(text=claims_summary(claims) + f" They are also in the file {CLAIMS_JSON} at the root of the site.")]
 
     def relative_uri(claim: dict) -> str:
         return app.builder.get_relative_uri(fromdocname, claim["page"]) + "#" + claim["url"].partition("#")[2]

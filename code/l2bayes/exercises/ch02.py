@@ -350,4 +350,55 @@ RIDGE_WITH_INTERCEPT = Exercise(
     compare=close_tuple("intercept", "theta", rtol=1e-8, atol=1e-10),
 )
 
-EXERCISES = (RIDGE_CLOSED_FORM, POSTERIOR_COVARIANCE, RIDGE_WITH_INTERCEPT)
+# --- ridge_alpha_answer() = s^2 / sigma^2 for s = 0.6, sigma = 1.5: a number worked out by hand -------------
+
+_S_ANSWER, _SD_ANSWER = 0.6, 1.5  # the numbers of the exercise's statement in the chapter
+
+RIDGE_ALPHA_ANSWER = Exercise(
+    id="ch02-ridge-alpha-answer",
+    chapter=CHAPTER,
+    function="ridge_alpha_answer",
+    params=(),
+    returns="float",
+    checks="the one number s²/σ² = 0.16 for s = 0.6 and σ = 1.5.",
+    random_case=lambda rng: {},
+    n_random=0,
+    edge_cases=(Case({}, "the answer", "Multiply the negative log posterior by 2s² and read off the coefficient of ‖θ‖²."),),
+    misconceptions=(
+        Misconception(
+            "swapped precision s²σ²",
+            "your alpha is s²σ² = 0.81, as if σ² were the prior's precision. The prior's precision is 1/σ² and "
+            "the noise's is 1/s²; ridge's alpha is their ratio, (1/σ²)/(1/s²) = s²/σ².",
+            lambda x, want, got: same(got, _S_ANSWER**2 * _SD_ANSWER**2),
+        ),
+        Misconception(
+            "ratio inverted",
+            "your alpha is σ²/s² = 6.25, upside down: more noise must mean a stronger penalty, and a wider "
+            "prior a weaker one, so alpha = s²/σ².",
+            lambda x, want, got: same(got, _SD_ANSWER**2 / _S_ANSWER**2),
+        ),
+        Misconception(
+            "standard deviations for variances",
+            "your alpha is s/σ = 0.4, a ratio of standard deviations; the Gaussians' exponents divide by the "
+            "variances, so alpha = s²/σ².",
+            lambda x, want, got: same(got, _S_ANSWER / _SD_ANSWER),
+        ),
+        Misconception(
+            "noise ignored",
+            "your alpha is 1/σ² ≈ 0.444, chapter 1's λ for the negative log-likelihood itself; Ridge penalises "
+            "the plain squared error, which is the negative log-likelihood times 2s², so alpha = s²/σ².",
+            lambda x, want, got: same(got, 1 / _SD_ANSWER**2),
+        ),
+        Misconception(
+            "half of the answer",
+            "your alpha is s²/(2σ²) = 0.08: you multiplied ‖y − Xθ‖²/(2s²) + ‖θ‖²/(2σ²) by s², which leaves a ½ "
+            "on the squared error; Ridge's squared error has none, so multiply by 2s².",
+            lambda x, want, got: same(got, _S_ANSWER**2 / (2 * _SD_ANSWER**2)),
+        ),
+    ),
+    hint="Write the negative log posterior ‖y − Xθ‖²/(2s²) + ‖θ‖²/(2σ²) and scale it so that the squared error "
+    "has coefficient one, as in Ridge.",
+    compare=close(rtol=1e-3, atol=0.0),
+)
+
+EXERCISES = (RIDGE_CLOSED_FORM, POSTERIOR_COVARIANCE, RIDGE_WITH_INTERCEPT, RIDGE_ALPHA_ANSWER)

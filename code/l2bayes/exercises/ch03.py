@@ -15,7 +15,7 @@ import math
 
 import numpy as np
 
-from l2bayes.exercises.spec import Case, Exercise, Misconception, away_from, close, log_uniform, same
+from l2bayes.exercises.spec import Case, Exercise, Misconception, away_from, close, describe, log_uniform, same
 
 CHAPTER = "03_choosing_lambda"
 
@@ -70,6 +70,17 @@ def _occam_missing(x: dict, got) -> bool:
     return same(got, quad + const) or same(got, quad)
 
 
+def _half_logdet_A(x: dict) -> float:
+    """½ log|A| for the posterior precision A = XᵀX/s² + I/σ² (the weight-space form's Occam factor)."""
+    X = _arr(x, "X")
+    noise_var, prior_var = _vars(x)
+    return 0.5 * np.linalg.slogdet(X.T @ X / noise_var + np.eye(X.shape[1]) / prior_var)[1]
+
+
+def _weight_space_occam_dropped(x: dict, want, got) -> bool:
+    return same(got, want + _half_logdet_A(x))
+
+
 def _logdet_scaled(x: dict, got) -> bool:
     quad, half_logdet, const = _gauss_terms(x, *_vars(x))
     return same(got, quad + 2 * half_logdet + const) or same(got, quad + 0.5 * half_logdet + const)
@@ -110,6 +121,13 @@ LOG_EVIDENCE = Exercise(
             "your value has no −½·log|C|: that term, the Occam factor in disguise, penalises wide priors; "
             "without it the 'best' prior is the widest one. log N(y; 0, C) = −½yᵀC⁻¹y − ½log|C| − (n/2)·log 2π.",
             lambda x, want, got: _occam_missing(x, got),
+        ),
+        Misconception(
+            "Occam factor dropped (weight-space form)",
+            "your value is log p(y | m) + log p(m) + (d/2)·log 2π without −½·log|A|, A = XᵀX/s² + I/σ² the "
+            "posterior precision: in the weight-space form that log-determinant is the Occam factor, and "
+            "dropping it makes the widest prior look best.",
+            _weight_space_occam_dropped,
         ),
         Misconception(
             "log-determinant scaled wrongly",
@@ -204,6 +222,12 @@ RIDGE_LAM_FROM_STDS = Exercise(
             "inverted and not squared",
             "your λ is σ/s: it is both upside down and a ratio of standard deviations; λ = s²/σ².",
             lambda x, want, got: same(got, _ratio(x, -1, -1)),
+        ),
+        Misconception(
+            "swapped precision s²σ²",
+            "your λ is s²σ², as if σ² were the prior's precision: the precisions are α = 1/σ² and β = 1/s², and "
+            "λ = α/β = s²/σ².",
+            lambda x, want, got: same(got, _ratio(x, 2, -2)),
         ),
         Misconception(
             "noise ignored",
@@ -305,4 +329,65 @@ EFFECTIVE_DOF = Exercise(
     compare=close(rtol=1e-9, atol=1e-12),
 )
 
-EXERCISES = (LOG_EVIDENCE, RIDGE_LAM_FROM_STDS, EFFECTIVE_DOF)
+# --- evidence_statement(): which statement describes maximising the evidence ---------------------------
+
+#: The statements of the exercise in the chapter, by letter; "b" is right.
+EVIDENCE_STATEMENTS = {
+    "a": "full Bayesian inference: s and σ are given priors and integrated out, like θ",
+    "b": "type-II maximum likelihood (empirical Bayes): θ is integrated out, s and σ are fitted",
+    "c": "maximum likelihood in all unknowns: θ, s and σ maximise p(y | θ, s, σ) together",
+    "d": "a choice of σ by how well the model predicts data it was not fitted on",
+}
+
+
+def _letter(got) -> str | None:
+    return got.strip().lower() if isinstance(got, str) else None
+
+
+def _choice(expected, got) -> str | None:
+    letter = _letter(got)
+    if letter is None:
+        return f"expected one letter as a str (one of {', '.join(map(repr, EVIDENCE_STATEMENTS))}), got {describe(got)}"
+    if letter not in EVIDENCE_STATEMENTS:
+        return f"{got!r} is not one of the statements {', '.join(map(repr, EVIDENCE_STATEMENTS))}"
+    if letter != expected:
+        return f"statement {letter!r} ({EVIDENCE_STATEMENTS[letter]}) is not what the evidence does"
+    return None
+
+
+EVIDENCE_STATEMENT = Exercise(
+    id="ch03-evidence-statement",
+    chapter=CHAPTER,
+    function="evidence_statement",
+    params=(),
+    returns="str",
+    checks="the letter of the one statement that describes maximising the evidence over s and σ.",
+    random_case=lambda rng: {},
+    n_random=0,
+    edge_cases=(Case({}, "the answer", "Ask what is integrated over and what is maximised."),),
+    misconceptions=(
+        Misconception(
+            "integrated, not fitted",
+            "statement a describes a fully Bayesian treatment; maximising the evidence fits s and σ to the data "
+            "and integrates only θ out: type-II maximum likelihood.",
+            lambda x, want, got: _letter(got) == "a",
+        ),
+        Misconception(
+            "θ fitted, not integrated",
+            "statement c maximises the likelihood p(y | θ, s), which does not involve σ at all, so it cannot "
+            "choose the prior's width; the evidence integrates θ out, and that integral is what makes σ matter "
+            "(the Occam term).",
+            lambda x, want, got: _letter(got) == "c",
+        ),
+        Misconception(
+            "held-out data",
+            "statement d is cross-validation; the evidence uses no held-out data, only the probability of the "
+            "training data under the model with θ integrated out.",
+            lambda x, want, got: _letter(got) == "d",
+        ),
+    ),
+    hint="The evidence is p(y | s, σ) = ∫ p(y | θ, s) p(θ | σ) dθ.",
+    compare=_choice,
+)
+
+EXERCISES = (LOG_EVIDENCE, RIDGE_LAM_FROM_STDS, EFFECTIVE_DOF, EVIDENCE_STATEMENT)
