@@ -161,6 +161,7 @@ WRONG = {
         "no bias correction": [lambda *a: adamw(*a, correct=False)],
         "decay after the Adam step": [lambda *a: adamw(*a, after=True)],
         "bias-corrected moments returned": [lambda *a: adamw(*a, hats=True)],
+        "decay as 1 − η²·wd": [lambda *a: _adam(*a, shrink=a[5] ** 2 * a[9])],
     },
     "ch06-adam-l2-step": {
         "factor of two": [lambda *a: _adam(*a, l2=2 * a[9])],
@@ -170,8 +171,29 @@ WRONG = {
     },
     "ch06-paper-to-torch": {
         "multiplied by alpha": [lambda lam, alpha: lam * alpha],
-        "lam_paper unchanged": [lambda lam, alpha: lam],
+        "omega unchanged": [lambda omega, alpha: omega],
         "upside down": [lambda lam, alpha: alpha / lam],
+    },
+}
+
+# The conceptual exercises take no arguments: the answer is a number or a letter.
+WRONG |= {
+    "ch04-prior-std": {
+        "n forgotten (wd = 1/σ²)": [lambda: 1 / 5e-4**0.5],
+        "batch size for n": [lambda: 1 / (128 * 5e-4) ** 0.5, lambda: 3.95],
+        "σ for σ²": [lambda: 1 / (50_000 * 5e-4)],
+        "the MSE's factor 2": [lambda: (2 / (50_000 * 5e-4)) ** 0.5],
+    },
+    "ch05-maximize-objective": {
+        "decay negated too": [lambda: "A"],
+        "prior counted twice": [lambda: "C", lambda: " c "],
+        "maximize ignored": [lambda: "D"],
+    },
+    "ch06-box-half-width": {
+        "learning rate in the box": [lambda: 1 / (1e-3 * 1e-2)],
+        "a Gaussian's σ": [lambda: 10.0],
+        "the decay itself": [lambda: 0.01],
+        "full width": [lambda: 200.0],
     },
 }
 
@@ -179,7 +201,7 @@ CASES = [(i, name, k, fn) for i, table in WRONG.items() for name, fns in table.i
 
 
 def test_every_exercise_has_two_misconceptions_and_a_wrong_implementation_for_each():
-    assert set(WRONG) == set(IDS) and len(IDS) == 9
+    assert set(WRONG) == set(IDS) and len(IDS) == 12
     for i in IDS:
         names = [m.name for m in get_exercise(i).misconceptions]
         assert len(names) >= 2 and len(set(names)) == len(names)
@@ -298,3 +320,22 @@ def test_importing_the_specs_does_not_import_torch():
     code = "import sys, l2bayes.exercises as e; assert len(e.exercise_ids()) >= 12; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def test_conceptual_answers_accept_rounding_and_explain_odd_values():
+    assert evaluate("ch04-prior-std", lambda: 0.2, seed=0, chapters=CHAPTERS)
+    assert evaluate("ch04-prior-std", lambda: 0.201, seed=0, chapters=CHAPTERS)  # 1% allowed
+    assert not evaluate("ch04-prior-std", lambda: 0.25, seed=0, chapters=CHAPTERS)
+    assert evaluate("ch05-maximize-objective", lambda: " b", seed=0, chapters=CHAPTERS)
+    wrong_type = evaluate("ch05-maximize-objective", lambda: 2, seed=0, chapters=CHAPTERS)
+    assert not wrong_type and "expected one of the letters A, B, C, D (a str), got the int 2" in wrong_type.message
+    assert "you chose E" not in evaluate("ch05-maximize-objective", lambda: "E", seed=0, chapters=CHAPTERS).message
+
+
+def test_the_choice_exercise_lists_the_statements_the_spec_names():
+    from l2bayes.exercises.ch05 import MAXIMIZE_STATEMENTS
+
+    nb = json.loads((CHAPTERS / "05_weight_decay_from_scratch.ipynb").read_text(encoding="utf-8"))
+    text = next("".join(c["source"]) for c in nb["cells"] if ":label: ex-maximize-objective" in "".join(c["source"]))
+    for letter, statement in MAXIMIZE_STATEMENTS.items():
+        assert f"**{letter}.** {statement}" in text

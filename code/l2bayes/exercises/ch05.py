@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from l2bayes.exercises.spec import Case, Exercise, Misconception, close, close_tuple, log_uniform, part, same
+from l2bayes.exercises.spec import Case, Exercise, Misconception, close, close_tuple, describe, log_uniform, part, same
 
 CHAPTER = "05_weight_decay_from_scratch"
 
@@ -267,4 +267,66 @@ MAXIMIZE_SGD_STEP = Exercise(
     compare=close(rtol=1e-9, atol=1e-12),
 )
 
-EXERCISES = (DAMPENED_SGD_STEP, NESTEROV_SGD_STEP, MAXIMIZE_SGD_STEP)
+
+
+# --- maximize_objective_answer(): a choice among statements, no code to write ------------------
+
+#: The statements of the exercise, by letter (the notebook prints the same list).
+MAXIMIZE_STATEMENTS = {
+    "A": "It ascends F + (wd/2)‖θ‖²: maximize flips the sign of the decay too, so the weights grow.",
+    "B": "It ascends F − (wd/2)‖θ‖²; with F the log-likelihood, that is the log posterior of the Gaussian prior.",
+    "C": "It ascends F − (wd/2)‖θ‖²; with F the log posterior, that is the log posterior of the Gaussian prior.",
+    "D": "It descends F + (wd/2)‖θ‖²: maximize only changes the sign of the decay.",
+}
+
+
+def _choice(letters: str):
+    """Compare a letter answer, case and surrounding spaces ignored; the reason names what was chosen."""
+
+    def compare(expected, got) -> str | None:
+        if not isinstance(got, str) or got.strip().upper() not in letters:
+            return f"expected one of the letters {', '.join(letters)} (a str), got {describe(got)}"
+        return None if got.strip().upper() == expected.strip().upper() else f"you chose {got.strip().upper()}"
+
+    return compare
+
+
+def _chose(letter: str):
+    return lambda x, want, got: isinstance(got, str) and got.strip().upper() == letter
+
+
+MAXIMIZE_OBJECTIVE = Exercise(
+    id="ch05-maximize-objective",
+    chapter=CHAPTER,
+    function="maximize_objective_answer",
+    params=(),
+    returns="str: the letter of the true statement",
+    checks="the letter of the true statement about SGD(maximize=True, weight_decay=wd) on an objective F.",
+    random_case=lambda rng: {},
+    n_random=0,
+    edge_cases=(Case({}, "the statements of the question"),),
+    misconceptions=(
+        Misconception(
+            "decay negated too",
+            "A says maximize negates the decay as well: torch negates only ∇F and then adds wd·θ, so the step "
+            "θ + η(∇F − wd·θ) still pulls the weights toward zero.",
+            _chose("A"),
+        ),
+        Misconception(
+            "prior counted twice",
+            "C takes F to be the log posterior: then F already holds the prior's −‖θ‖²/(2σ²), and the decay adds "
+            "a second −(wd/2)‖θ‖², a prior counted twice. F must be the log-likelihood.",
+            _chose("C"),
+        ),
+        Misconception(
+            "maximize ignored",
+            "D has the optimizer descend: with maximize=True, θ moves up ∇F; only the decay term keeps its "
+            "sign, so the objective ascended is F − (wd/2)‖θ‖².",
+            _chose("D"),
+        ),
+    ),
+    hint="Write the step: g = −∇F + wd·θ, θ ← θ − ηg = θ + η∇(F − (wd/2)‖θ‖²). Which F makes that a log posterior?",
+    compare=_choice("ABCD"),
+)
+
+EXERCISES = (DAMPENED_SGD_STEP, NESTEROV_SGD_STEP, MAXIMIZE_SGD_STEP, MAXIMIZE_OBJECTIVE)

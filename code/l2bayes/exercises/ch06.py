@@ -111,8 +111,15 @@ ADAMW_STEP = Exercise(
         Misconception(
             "decay without the learning rate",
             "your θ shrinks by (1 − wd): torch's AdamW multiplies its decay by the learning rate, θ ← (1 − η·wd)θ "
-            "(the paper's λ is η·wd when α = η).",
+            "(the paper's decay ω is η·wd when α = η).",
             lambda x, want, got: same(got, _adam(x, shrink=x["weight_decay"])),
+        ),
+        Misconception(
+            "decay as 1 − η²·wd",
+            "your θ shrinks by (1 − η²·wd): the learning rate multiplies the decay once. torch's AdamW shrinks by "
+            "(1 − η·wd); multiplying by η again treats weight_decay as if it were already the paper's per-step "
+            "decay η·wd.",
+            lambda x, want, got: same(got, _adam(x, shrink=x["lr"] ** 2 * x["weight_decay"])),
         ),
         Misconception(
             "no bias correction",
@@ -182,48 +189,98 @@ ADAM_L2_STEP = Exercise(
 )
 
 
-# --- torch_weight_decay(lam_paper, alpha) = lam_paper / alpha ----------------------------------
+# --- torch_weight_decay(omega, alpha) = omega / alpha ------------------------------------------
 
 
 def _paper_case(rng: np.random.Generator) -> dict:
-    return {"lam_paper": log_uniform(rng, 1e-5, 0.1), "alpha": log_uniform(rng, 1e-4, 0.1)}
+    return {"omega": log_uniform(rng, 1e-5, 0.1), "alpha": log_uniform(rng, 1e-4, 0.1)}
 
 
 TORCH_WEIGHT_DECAY = Exercise(
     id="ch06-paper-to-torch",
     chapter=CHAPTER,
     function="torch_weight_decay",
-    params=("lam_paper", "alpha"),
+    params=("omega", "alpha"),
     returns="float",
-    checks="λ/α for random λ from 1e-5 to 0.1 and α from 1e-4 to 0.1, plus λ = 0, α = 1 and α = 0.5.",
+    checks="ω/α for random ω (the paper's decay) from 1e-5 to 0.1 and α from 1e-4 to 0.1, plus ω = 0, α = 1 and α = 0.5.",
     random_case=_paper_case,
     edge_cases=(
-        Case({"lam_paper": 0.0, "alpha": 0.01}, "lam_paper is zero", "No decay in the paper is no decay in torch."),
-        Case({"lam_paper": 1e-3, "alpha": 1.0}, "alpha is one", "With α = 1 the two conventions coincide."),
-        Case({"lam_paper": 0.02, "alpha": 0.5}, "alpha is 0.5"),
+        Case({"omega": 0.0, "alpha": 0.01}, "omega is zero", "No decay in the paper is no decay in torch."),
+        Case({"omega": 1e-3, "alpha": 1.0}, "alpha is one", "With α = 1 the two conventions coincide."),
+        Case({"omega": 0.02, "alpha": 0.5}, "alpha is 0.5"),
     ),
     misconceptions=(
         Misconception(
             "multiplied by alpha",
-            "your weight_decay is λ·α: torch shrinks by η_t·wd = s_t·α·wd and the paper by s_t·λ, so "
-            "α·wd = λ and wd = λ/α; you multiplied where you should divide.",
-            lambda x, want, got: same(got, x["lam_paper"] * x["alpha"]),
+            "your weight_decay is ω·α: torch shrinks by η_t·wd = s_t·α·wd and the paper by s_t·ω, so "
+            "α·wd = ω and wd = ω/α; you multiplied where you should divide.",
+            lambda x, want, got: same(got, x["omega"] * x["alpha"]),
         ),
         Misconception(
-            "lam_paper unchanged",
-            "you passed the paper's λ through unchanged: torch multiplies its weight_decay by the learning rate "
-            "α (times the schedule) and the paper does not, so torch's weight_decay is λ/α.",
-            lambda x, want, got: same(got, x["lam_paper"]),
+            "omega unchanged",
+            "you passed the paper's ω through unchanged: torch multiplies its weight_decay by the learning rate "
+            "α (times the schedule) and the paper does not, so torch's weight_decay is ω/α.",
+            lambda x, want, got: same(got, x["omega"]),
         ),
         Misconception(
             "upside down",
-            "your weight_decay is α/λ, the reciprocal of the answer: per step torch shrinks by s_t·α·wd, which "
-            "must equal the paper's s_t·λ.",
-            lambda x, want, got: same(got, x["alpha"] / x["lam_paper"]),
+            "your weight_decay is α/ω, the reciprocal of the answer: per step torch shrinks by s_t·α·wd, which "
+            "must equal the paper's s_t·ω.",
+            lambda x, want, got: same(got, x["alpha"] / x["omega"]),
         ),
     ),
-    hint="Write both per-step shrinks: torch's s_t·α·wd and the paper's s_t·λ; set them equal and solve for wd.",
+    hint="Write both per-step shrinks: torch's s_t·α·wd and the paper's s_t·ω; set them equal and solve for wd.",
     compare=close(rtol=1e-9, atol=0.0),
 )
 
-EXERCISES = (ADAMW_STEP, ADAM_L2_STEP, TORCH_WEIGHT_DECAY)
+
+
+# --- box_half_width_answer(): a numeric answer, no code to write ------------------------------
+#
+# Full-batch AdamW(lr=1e-3, weight_decay=1e-2) on least squares: the fixed point lies in the box
+# |theta_j| <= 1/wd = 100, whatever the learning rate.
+
+_BOX_QUESTION = {"lr": 1e-3, "weight_decay": 1e-2}
+
+BOX_HALF_WIDTH = Exercise(
+    id="ch06-box-half-width",
+    chapter=CHAPTER,
+    function="box_half_width_answer",
+    params=(),
+    returns="float: the half-width of the box",
+    checks="1/wd = 100 for torch.optim.AdamW(lr=1e-3, weight_decay=1e-2) in full batch (to 1%).",
+    random_case=lambda rng: {},
+    n_random=0,
+    edge_cases=(Case({}, "the numbers of the question"),),
+    misconceptions=(
+        Misconception(
+            "learning rate in the box",
+            "your half-width is 1/(η·wd): the learning rate multiplies both the decay η·wd·θ and the Adam step "
+            "η·m̂/(√v̂ + ε), so it cancels at the fixed point, wd·θ_j = −g_j/(|g_j| + ε): the box is 1/wd.",
+            lambda x, want, got: same(got, 1 / (_BOX_QUESTION["lr"] * _BOX_QUESTION["weight_decay"]), rtol=1e-2),
+        ),
+        Misconception(
+            "a Gaussian's σ",
+            "your half-width is 1/√wd, the standard deviation a Gaussian prior of precision wd would have: full-batch "
+            "AdamW's fixed point is not ridge. The Adam step is at most η per coordinate, so the decay η·wd·|θ_j| "
+            "can balance it only while |θ_j| ≤ 1/wd.",
+            lambda x, want, got: same(got, _BOX_QUESTION["weight_decay"] ** -0.5, rtol=1e-2),
+        ),
+        Misconception(
+            "the decay itself",
+            "your answer is wd: the box is where the decay wd·|θ_j| reaches the largest normalised step, 1, so its "
+            "half-width is 1/wd, not wd.",
+            lambda x, want, got: same(got, _BOX_QUESTION["weight_decay"], rtol=1e-2),
+        ),
+        Misconception(
+            "full width",
+            "your answer is 2/wd, the box's full width from −1/wd to 1/wd: the question asks for the half-width.",
+            lambda x, want, got: same(got, 2 / _BOX_QUESTION["weight_decay"], rtol=1e-2),
+        ),
+    ),
+    hint="Set AdamW's full-batch step to zero with m̂ = g and √v̂ = |g|: wd·θ_j = −g_j/(|g_j| + ε). How large can "
+    "the right side be?",
+    compare=close(rtol=1e-2, atol=0.0),
+)
+
+EXERCISES = (ADAMW_STEP, ADAM_L2_STEP, TORCH_WEIGHT_DECAY, BOX_HALF_WIDTH)
