@@ -212,3 +212,15 @@ def test_the_bundle_installs_as_its_readme_says_and_check_works_offline(bundle, 
     version = subprocess.run([str(python), "-m", "jupyterlab", "--version"], cwd=folder, env=env,
                              capture_output=True, text=True, timeout=300)
     assert opened.endswith("notebooks") and version.returncode == 0, version.stderr[-2000:]
+    # A student notebook runs from top to bottom in the new environment: its stubs are reported, not raised.
+    notebook = sorted((folder / "notebooks").glob("01_*.ipynb"))[0]
+    # Generous start-up limit: a kernel's first start in a new environment compiles its imports.
+    run = subprocess.run([str(python), "-m", "jupyter", "nbconvert", "--to", "notebook", "--execute",
+                          "--ExecutePreprocessor.startup_timeout=600", "--ExecutePreprocessor.timeout=600",
+                          "--output", str(tmp_path / "ran.ipynb"), str(notebook)],
+                         cwd=folder / "notebooks", env=env, capture_output=True, text=True, timeout=900)
+    assert run.returncode == 0, run.stderr[-3000:]
+    ran = json.loads((tmp_path / "ran.ipynb").read_text(encoding="utf-8"))
+    printed = "".join("".join(o.get("text", "")) for c in ran["cells"] for o in c.get("outputs", []))
+    stubs = sum("solution" in c.get("metadata", {}).get("tags", []) for c in ran["cells"])
+    assert stubs >= 2 and printed.count("is not implemented yet") == stubs

@@ -206,6 +206,7 @@ def test_the_download_line_says_what_else_a_student_needs():
     assert "Download the student notebook" in body
     paragraph = body[body.index('<p class="student-download">'):body.index("</p>") + 4]
     assert "Python 3.11" in paragraph and f'href="../_static/student/{BUNDLE_NAME}"' in paragraph
+    assert "). To run its checks" in paragraph and ".." not in paragraph.replace("../", "")
     add_student_needs(None, "chapters/01_prior_to_penalty", "page.html", context, None)
     assert context["body"] == body  # once only
     other = {"body": "<h1>Index</h1><p>no download line</p>"}

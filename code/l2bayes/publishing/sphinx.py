@@ -40,7 +40,8 @@ def add_student_needs(app, pagename, templatename, context, doctree) -> None:
     start = body.index(_DOWNLOAD)
     end = body.find("</p>", start)
     if end != -1 and BUNDLE_NAME not in body[start:end]:
-        context["body"] = body[:end] + student_needs_html() + body[end:]
+        stop = "" if body[:end].rstrip().endswith(".") else "."
+        context["body"] = body[:end] + stop + student_needs_html() + body[end:]
 
 
 def add_student_downloads(app, exc) -> None:
