@@ -13,7 +13,7 @@ HIDDEN_SRC := _build/hidden-src
 HIDDEN_OUT := _build/hidden
 GRADES ?= _build/grades.csv
 
-.PHONY: help install book book-hidden test student grade timings clean-notebooks freeze clean
+.PHONY: help install book book-hidden test student grade timings mutants clean-notebooks freeze clean
 
 help:
 	@echo "make book       build the website into _build/html (executes every notebook)"
@@ -22,6 +22,7 @@ help:
 	@echo "make student    student notebooks (solutions replaced by stubs) and their zip in _build/student"
 	@echo "make grade SUBMISSIONS=\"dir/*.ipynb\" [CHAPTER=01_prior_to_penalty] [GRADES=grades.csv]"
 	@echo "make timings    execute each notebook and print its wall time"
+	@echo "make mutants    apply named mistakes to the package and chapters; count those the tests catch"
 	@echo "make clean-notebooks  strip outputs and metadata from chapters/*.ipynb"
 
 install: $(STAMP)
@@ -70,6 +71,10 @@ test: $(STAMP)
 
 timings: $(STAMP)
 	$(BIN)/python benchmarks/notebook_timings.py
+
+# A benchmark of the checks' teeth, not part of `make test` (MUTANTS_FLAGS=--fast skips chapter runs).
+mutants: $(STAMP)
+	$(BIN)/python benchmarks/mutants.py $(MUTANTS_FLAGS)
 
 clean-notebooks: $(STAMP)
 	$(BIN)/python scripts/clean_notebooks.py chapters/*.ipynb
