@@ -63,7 +63,7 @@ def chapter_run(stem: str) -> tuple[str, ...]:
     return ("--nbval-lax", "--nbval-current-env", f"chapters/{stem}.ipynb")
 
 
-OPTIM = ("tests/test_optim.py", "-k", "match_torch or differ or functional_cores")
+OPTIM = ("tests/test_optim.py", "-k", "matches_torch or match_torch or differ or functional_cores")
 MUTANTS = (
     # --- the package's optimizers -------------------------------------------------------------
     Mutant("SGD: decay after the buffer", "code/l2bayes/optim.py", (
@@ -122,6 +122,7 @@ MUTANTS = (
         ("    if np.any(err > bound):\n", "    if np.any(err > 2 * bound):\n"),
     ), ("tests/test_testing.py",)),
     Mutant("assert_below: NaN passes", "code/l2bayes/testing.py", (
+        ("    if not (np.all(np.isfinite(v)) and np.all(np.isfinite(b))):\n        raise AssertionError(f\"{what}: non-finite values\")\n    worst", "    worst"),
         ("    if not np.all(v <= b):\n", "    if np.any(v > b):\n"),
     ), ("tests/test_testing.py",)),
     # --- exercise specs: a misconception that is no longer recognised, a tolerance too loose ------
