@@ -26,7 +26,7 @@ HIDDEN_SRC := _build/hidden-src
 HIDDEN_OUT := _build/hidden
 GRADES ?= _build/grades.csv
 
-.PHONY: help install venv lab book book-hidden test student gradescope grade timings clean-notebooks freeze clean
+.PHONY: help install venv lab book book-hidden test student gradescope grade timings mutants clean-notebooks freeze clean
 
 help:
 	@echo "make book       build the website into _build/html (executes every notebook)"
@@ -37,6 +37,7 @@ help:
 	@echo "make grade SUBMISSIONS=\"dir/*.ipynb\" [CHAPTER=01_prior_to_penalty] [GRADES=grades.csv]"
 	@echo "make lab        install JupyterLab (once) and open the chapters in it"
 	@echo "make timings    execute each notebook and print its wall time"
+	@echo "make mutants    apply named mistakes to the package and chapters; count those the tests catch"
 	@echo "make clean-notebooks  strip outputs and metadata from chapters/*.ipynb"
 
 install: $(STAMP)
@@ -134,6 +135,10 @@ test: $(STAMP)
 
 timings: $(STAMP)
 	$(BIN)/python benchmarks/notebook_timings.py
+
+# A benchmark of the checks' teeth, not part of `make test` (MUTANTS_FLAGS=--fast skips chapter runs).
+mutants: $(STAMP)
+	$(BIN)/python benchmarks/mutants.py $(MUTANTS_FLAGS)
 
 clean-notebooks: $(STAMP)
 	$(BIN)/python scripts/clean_notebooks.py chapters/*.ipynb

@@ -339,3 +339,34 @@ def test_the_choice_exercise_lists_the_statements_the_spec_names():
     text = next("".join(c["source"]) for c in nb["cells"] if ":label: ex-maximize-objective" in "".join(c["source"]))
     for letter, statement in MAXIMIZE_STATEMENTS.items():
         assert f"**{letter}.** {statement}" in text
+
+
+def test_a_tuple_failure_shows_the_entry_that_differs():
+    # d = 7 entries per array: the tuple's repr is cut long before its third entry
+    def wrong_v(*a):
+        theta, m, v = adamw(*a)
+        return theta, m, v + 0.5
+
+    result = evaluate("ch06-adamw-step", wrong_v, seed=0, chapters=CHAPTERS)
+    lines = result.message.splitlines()
+    at = lines.index("  entry 2 of the tuple differs:")
+    assert lines[at + 1].startswith("    expected[2]: array(") and lines[at + 2].startswith("    got[2]:      array(")
+    assert "problem:  v: values differ" in result.message
+    only_theta = evaluate("ch04-sgd-momentum-step", lambda th, g, b, lr, mu, wd: _momentum(th, g, b, lr, mu, 2 * wd),
+                          seed=0, chapters=CHAPTERS)
+    assert "entry 0 of the tuple differs:" in only_theta.message  # theta and buf both wrong: the first is shown
+    assert "entry" not in evaluate("ch04-sgd-decay-step", lambda th, g, lr, wd: th, seed=0, chapters=CHAPTERS).message
+
+
+def test_a_function_that_always_raises_is_shown_with_inputs_and_hint():
+    def raises(theta, grad, lr, weight_decay):
+        raise ValueError("shapes do not match")
+
+    ex = get_exercise("ch04-sgd-decay-step")
+    result = evaluate(ex.id, raises, seed=0, chapters=CHAPTERS)
+    lines = result.message.splitlines()
+    assert lines[0].endswith("failed all 17 cases: your function raised ValueError: shapes do not match")
+    assert lines[1].startswith("  inputs of case 1: theta = array(") and "weight_decay = " in lines[1]
+    assert lines[2] == f"  Hint: {ex.hint}"
+    no_inputs = evaluate("ch06-box-half-width", lambda: 1 / 0, seed=0, chapters=CHAPTERS)
+    assert "inputs of case 1: (none)" in no_inputs.message and "Hint: " in no_inputs.message

@@ -54,3 +54,12 @@ def test_assert_below():
         assert_below(2.0, 1.0, what="two below one")
     with pytest.raises(AssertionError, match="non-finite"):
         assert_below(np.nan, 1.0, what="nan")
+
+
+def test_fails_just_outside_the_tolerance():
+    # 1.5 times the allowed error must fail, half of it must pass: the bound is the stated one, not a multiple
+    assert_close(1.0 + 0.5e-9, 1.0, rtol=1e-9)
+    with pytest.raises(AssertionError, match="not close"):
+        assert_close(1.0 + 1.5e-9, 1.0, rtol=1e-9)
+    with pytest.raises(AssertionError, match="not close"):
+        assert_close(1.5e-9, 0.0, atol=1e-9)

@@ -196,11 +196,16 @@ def format_message(result: CheckResult) -> str:
             f"`raise NotImplementedError` in {ex.signature} with your solution."
         )
     reasons = {r.reason for r in results}
-    if len(reasons) == 1 and all(r.outcome.kind != "returned" for r in results):
-        return f"✗ {ex.id}: {ex.function} failed all {n} cases: {first_reason(results)}"
     index, first = next((i + 1, r) for i, r in enumerate(results) if not r.passed)
+    inputs = ", ".join(f"{k} = {show(v)}" for k, v in first.case.inputs.items()) or "(none)"
+    if len(reasons) == 1 and all(r.outcome.kind != "returned" for r in results):
+        # Every case failed the same way (an exception, a time limit): one case's inputs show where.
+        lines = [f"✗ {ex.id}: {ex.function} failed all {n} cases: {first_reason(results)}",
+                 f"  inputs of case 1: {inputs}"]
+        if first.case.hint or ex.hint:
+            lines.append(f"  Hint: {first.case.hint or ex.hint}")
+        return "\n".join(lines)
     where = "a random case" if first.case.label == "random" else f"the edge case '{first.case.label}'"
-    inputs = ", ".join(f"{k} = {show(v)}" for k, v in first.case.inputs.items())
     lines = [
         f"✗ {ex.id}: {ex.function} failed {n - result.n_passed} of {n} cases. "
         f"First failure: case {index}, {where}.",
@@ -209,6 +214,7 @@ def format_message(result: CheckResult) -> str:
     ]
     if first.outcome.kind == "returned":
         lines.append(f"  got:      {show(first.outcome.value)}")
+        lines += _differing_entry(ex, first.expected, first.outcome.value)
     lines.append(f"  problem:  {first.reason}")
     if result.misconception is not None:
         lines.append(f"  Misconception ({result.misconception.name}): {result.misconception.message}")
@@ -216,3 +222,24 @@ def format_message(result: CheckResult) -> str:
         lines.append(f"  Hint: {first.case.hint or ex.hint}")
     lines.append(f"  (These cases again: check({ex.id!r}, {ex.function}, seed={result.seed}).)")
     return "\n".join(lines)
+
+
+def _differing_entry(ex: Exercise, expected, got) -> list[str]:
+    """For a tuple answer, the first entry that the exercise's comparison rejects, written out in full.
+
+    A tuple's repr is cut at 200 characters, often before the entry that is wrong; each entry is
+    judged by putting it alone into the expected tuple and comparing that.
+    """
+    if not (isinstance(expected, tuple) and isinstance(got, (tuple, list)) and len(got) == len(expected) > 1):
+        return []
+    for k, entry in enumerate(got):
+        hybrid = expected[:k] + (entry,) + expected[k + 1:]
+        try:
+            wrong = ex.compare(expected, hybrid) is not None
+        except Exception:  # noqa: BLE001 - an entry that cannot be compared is the one to show
+            wrong = True
+        if wrong:
+            return [f"  entry {k} of the tuple differs:",
+                    f"    expected[{k}]: {show(expected[k])}",
+                    f"    got[{k}]:      {show(entry)}"]
+    return []
