@@ -48,7 +48,7 @@ ROOT = HERE.parent
 SUBMISSIONS = HERE / "submissions"
 CHAPTERS = SUBMISSIONS / "book" / "chapters"
 CHAPTER = "01_prior_to_penalty"
-LIMITS = Limits(exercise_seconds=2.0, cell_seconds=3.0, submission_seconds=30.0, memory_mb=1024)
+LIMITS = Limits(exercise_seconds=2.0, cell_seconds=5.0, submission_seconds=30.0, memory_mb=1024)
 # The escape fixture writes to "../l2bayes-escape-test" from its working folder: that file must never appear.
 ESCAPE_TARGET = Path(tempfile.gettempdir()) / "l2bayes-escape-test"
 OUTLIVE_MARKER = "l2bayes-outlive-marker"
@@ -69,7 +69,7 @@ EXPECTED = {
         MSE: (PARTIAL, "Misconception (batch size for n)"),
     },
     "loop_forever": {PG: (0.0, "timed out: the exercise's 2 CPU seconds were used up")},
-    "loop_at_import": {PG: (0.0, "did not finish within 3 CPU seconds")},
+    "loop_at_import": {PG: (0.0, "did not finish within 5 CPU seconds")},
     "too_slow": {PG: (PARTIAL, "timed out")},
     "sleepy_but_correct": {},
     "sys_exit": {PG: (0.0, "sys.exit(0)")},
