@@ -99,6 +99,7 @@ EXPECTED = {
     "steal_with_dir_fd": {PG: (0.0, "found no notebook with a reference")},
     "outlive_grader": {PG: (0.0, "started a child")},
     "kill_everyone": {PG: (0.0, "penalty_grad")},
+    "stop_everyone": {PG: (0.0, "penalty_grad")},
     "surrogate_message": {PG: (0.0, "lone surrogate \\udcff and a NUL \\x00 here")},
     "ast_bomb": {PG: (0.0, "its solution cell failed: RecursionError")},
     "not_a_notebook": {e: (0.0, "not a readable notebook: the submission is not JSON") for e in FULL},

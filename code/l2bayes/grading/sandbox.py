@@ -402,6 +402,7 @@ class Worker:
             if self.cancel.is_set():
                 self.close()
                 raise Cancelled()
+            self._check()
             if time.monotonic() >= budget.wall_deadline:
                 if self._keep_alive:
                     raise _OverBudget("timed out (wall clock)")
@@ -415,6 +416,9 @@ class Worker:
             ready = select.select([], [fd], [], _POLL) if write else select.select([fd], [], [], _POLL)
             if any(ready):
                 return
+
+    def _check(self) -> None:
+        """Raise :class:`WorkerLost` if the worker can no longer answer (a pool's zygote was stopped)."""
 
     def _death(self) -> str:
         """Why the worker stopped, from its exit status."""
@@ -517,6 +521,20 @@ class Pool(Worker):
     def __init__(self, limits: Limits, runner: Runner, cancel: threading.Event | None = None):
         super().__init__(limits, runner, cancel, zygote=True)
         self.zygote_pid = self.ready.get("pid")
+        self._zygote_stat = next((f"/proc/{p}/stat" for p in _descendants(self.proc.pid)
+                                  if _inner_pid(p) == self.zygote_pid), None)
+
+    def _check(self) -> None:
+        """A child can stop the zygote (SIGSTOP by pidfd): then the sandbox is of no more use."""
+        try:
+            with open(getattr(self, "_zygote_stat", None), "rb") as f:
+                stat = f.read()
+            state = stat[stat.rindex(b")") + 2:][:1]
+        except (OSError, TypeError, ValueError):
+            return  # it ended: the pipe says so
+        if state in (b"T", b"t"):
+            self.close()
+            raise WorkerLost("the worker's sandbox was stopped (did the code send SIGSTOP to its parent?)")
 
     @property
     def alive(self) -> bool:
