@@ -152,7 +152,7 @@ def submissions_in(folder) -> list[Path]:
     return sorted(p for p in folder.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts and not p.is_symlink())
 
 
-def tests_of(records, *, visibility: str = "visible") -> list[dict]:
+def gradescope_tests(records, *, visibility: str = "visible") -> list[dict]:
     """Gradescope tests: one per notebook and exercise, its output the report's part for that exercise."""
     tests = []
     several = len(records) > 1
@@ -176,7 +176,7 @@ def tests_of(records, *, visibility: str = "visible") -> list[dict]:
 
 def results_of(records, *, seconds: float, visibility: str = "visible", problem: str | None = None) -> dict:
     """The whole ``results.json``."""
-    tests = tests_of(records, visibility=visibility)
+    tests = gradescope_tests(records, visibility=visibility)
     score = round(sum(t["score"] for t in tests), 4)
     top = round(sum(t["max_score"] for t in tests), 4)
     lines = []
