@@ -352,10 +352,13 @@ class Worker:
         """CPU seconds used so far by the worker and everything it started."""
         return tree_cpu(self.proc.pid)
 
-    def request(self, message: dict, budget: Budget) -> dict:
-        """Send ``message``, return the reply; ``WorkerLost`` (worker killed) if it runs out of ``budget``."""
+    def request(self, message: dict, budget: Budget, start: float | None = None) -> dict:
+        """Send ``message``, return the reply; ``WorkerLost`` (worker killed) if it runs out of ``budget``.
+
+        ``start`` is the CPU seconds used before the request (read now if not given).
+        """
         self._seq += 1
-        start = self.cpu()
+        start = self.cpu() if start is None else start
         line = (json.dumps({**message, "seq": self._seq}) + "\n").encode()
         self._send(line, budget, start)
         reply = self._receive(budget, start)
@@ -398,7 +401,11 @@ class Worker:
             raise WorkerLost("the worker's reply was malformed (did the code write to the grader's pipe?)") from None
 
     def _wait(self, fd: int, budget: Budget, start: float, *, write: bool) -> None:
+        # Most replies come within one poll: the limits are read from /proc only while waiting longer.
         while True:
+            ready = select.select([], [fd], [], _POLL) if write else select.select([fd], [], [], _POLL)
+            if any(ready):
+                return
             if self.cancel.is_set():
                 self.close()
                 raise Cancelled()
@@ -413,9 +420,6 @@ class Worker:
                     raise _OverBudget("timed out")
                 self.close()
                 raise WorkerLost("timed out", timed_out=True)
-            ready = select.select([], [fd], [], _POLL) if write else select.select([fd], [], [], _POLL)
-            if any(ready):
-                return
 
     def _check(self) -> None:
         """Raise :class:`WorkerLost` if the worker can no longer answer (a pool's zygote was stopped)."""
@@ -540,9 +544,9 @@ class Pool(Worker):
     def alive(self) -> bool:
         return self.proc.returncode is None and self.proc.poll() is None
 
-    def request(self, message: dict, budget: Budget) -> dict:
+    def request(self, message: dict, budget: Budget, start: float | None = None) -> dict:
         try:
-            return super().request(message, budget)
+            return super().request(message, budget, start)
         except _OverBudget as over:
             self._kill_children()
             try:  # the zygote's report of the death, which must come at once
@@ -591,10 +595,10 @@ class PooledWorker:
     def cpu(self) -> float:
         return self.pool.cpu()
 
-    def request(self, message: dict, budget: Budget) -> dict:
+    def request(self, message: dict, budget: Budget, start: float | None = None) -> dict:
         if self.ended or not self.pool.alive:
             raise WorkerLost("the worker is gone")
-        reply = self.pool.request(message, budget)
+        reply = self.pool.request(message, budget, start)
         died = reply.get("died")
         if isinstance(died, dict):
             self.ended = True
@@ -684,13 +688,16 @@ class Session:
 
     def _request(self, worker: Worker, message: dict, cpu: float) -> dict:
         budget = self._budget(cpu)
-        start = worker.cpu()
+        # The CPU reading after one request is the start of the next (the worker idles in between).
+        start = getattr(worker, "cpu_mark", None)
+        start = worker.cpu() if start is None else start
         try:
-            reply = worker.request(message, budget)
+            reply = worker.request(message, budget, start)
         except WorkerLost as lost:
             self.used += budget.cpu if lost.timed_out else 0.0
             raise
-        self.used += max(0.0, worker.cpu() - start)
+        worker.cpu_mark = worker.cpu()
+        self.used += max(0.0, worker.cpu_mark - start)
         return reply
 
     def _spawn(self):

@@ -286,6 +286,10 @@ class Zygote:
                 __import__(name)
             except Exception:  # noqa: BLE001 - a package that is not installed is simply not preloaded
                 pass
+        import notebooks
+
+        # nbformat compiles its schema validator on first use (half a second): once, here, for every child.
+        notebooks.parse_notebook(json.dumps({"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
         _write(self.replies, {"ready": True, "pid": os.getpid()})
         for line in self.requests:
             request = json.loads(line)
