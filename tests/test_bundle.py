@@ -224,3 +224,10 @@ def test_the_bundle_installs_as_its_readme_says_and_check_works_offline(bundle, 
     printed = "".join("".join(o.get("text", "")) for c in ran["cells"] for o in c.get("outputs", []))
     stubs = sum("solution" in c.get("metadata", {}).get("tags", []) for c in ran["cells"])
     assert stubs >= 2 and printed.count("is not implemented yet") == stubs
+
+
+def test_the_same_sources_give_the_same_bundle(tmp_path):
+    fixture = Path(__file__).parent / "submissions" / "book" / "chapters"
+    first = write_bundle(tmp_path / "a", fixture).read_bytes()
+    second = write_bundle(tmp_path / "b", fixture).read_bytes()
+    assert first == second

@@ -48,7 +48,7 @@ ROOT = HERE.parent
 SUBMISSIONS = HERE / "submissions"
 CHAPTERS = SUBMISSIONS / "book" / "chapters"
 CHAPTER = "01_prior_to_penalty"
-LIMITS = Limits(exercise_seconds=2.0, cell_seconds=3.0, submission_seconds=30.0, memory_mb=1024)
+LIMITS = Limits(exercise_seconds=2.0, cell_seconds=5.0, submission_seconds=30.0, memory_mb=1024)
 # The escape fixture writes to "../l2bayes-escape-test" from its working folder: that file must never appear.
 ESCAPE_TARGET = Path(tempfile.gettempdir()) / "l2bayes-escape-test"
 OUTLIVE_MARKER = "l2bayes-outlive-marker"
@@ -69,7 +69,7 @@ EXPECTED = {
         MSE: (PARTIAL, "Misconception (batch size for n)"),
     },
     "loop_forever": {PG: (0.0, "timed out: the exercise's 2 CPU seconds were used up")},
-    "loop_at_import": {PG: (0.0, "did not finish within 3 CPU seconds")},
+    "loop_at_import": {PG: (0.0, "did not finish within 5 CPU seconds")},
     "too_slow": {PG: (PARTIAL, "timed out")},
     "sleepy_but_correct": {},
     "sys_exit": {PG: (0.0, "sys.exit(0)")},
@@ -99,6 +99,7 @@ EXPECTED = {
     "steal_with_dir_fd": {PG: (0.0, "found no notebook with a reference")},
     "outlive_grader": {PG: (0.0, "started a child")},
     "kill_everyone": {PG: (0.0, "penalty_grad")},
+    "stop_everyone": {PG: (0.0, "penalty_grad")},
     "surrogate_message": {PG: (0.0, "lone surrogate \\udcff and a NUL \\x00 here")},
     "ast_bomb": {PG: (0.0, "its solution cell failed: RecursionError")},
     "not_a_notebook": {e: (0.0, "not a readable notebook: the submission is not JSON") for e in FULL},
@@ -358,6 +359,67 @@ def test_the_probe_can_tell_without_a_sandbox(tmp_path):
             "listener_got_hello": True, "sibling_unchanged": True,
         }
         assert outlived(marker), "without a sandbox the child outlives the grader"
+    finally:
+        for pid in outlived(marker):
+            os.kill(pid, 9)
+
+
+LEAVE_BEHIND = '''import _posixsubprocess
+import os
+import sys
+
+with open("left-behind.txt", "w") as f:
+    f.write("for the next submission")
+r, w = os.pipe()
+_posixsubprocess.fork_exec(
+    [sys.executable, "-c", "import time; time.sleep(300)  # " + MARKER], [os.fsencode(sys.executable)],
+    True, (w,), None, None, -1, -1, -1, -1, -1, -1, r, w, True, True, -1, None, None, None, -1, None, False)
+
+
+def penalty_grad(theta, lam, centre):
+    return lam * (np.asarray(theta) - np.asarray(centre))
+'''
+
+LOOK_AROUND = '''import json
+import os
+
+seen = {"files": sorted(os.listdir(".")), "processes": []}
+for entry in os.listdir("/proc"):
+    if entry.isdigit() and int(entry) not in (1, os.getpid(), os.getppid()):
+        seen["processes"].append(open(f"/proc/{entry}/cmdline", "rb").read().decode(errors="replace")[:80])
+for what in ("mem", "environ", "fd/0"):
+    try:
+        open(f"/proc/{os.getppid()}/{what}", "rb").read(1)
+        seen[what] = "yes"
+    except OSError as exc:
+        seen[what] = type(exc).__name__
+
+
+def penalty_grad(theta, lam, centre):
+    raise RuntimeError("REPORT " + json.dumps(seen, separators=(",", ":")))
+'''
+
+
+def test_in_a_pool_one_submission_leaves_nothing_to_the_next(tmp_path, monkeypatch):
+    """The two share one sandbox and its zygote (jobs=1): the second finds no file and no process of the
+    first, and cannot read the zygote's memory, environment or descriptors."""
+    from l2bayes.grading import sandbox
+
+    started = []
+    original = sandbox.Pool.__init__
+    monkeypatch.setattr(sandbox.Pool, "__init__", lambda self, *a, **k: started.append(1) or original(self, *a, **k))
+    marker = f"l2bayes-pool-{os.getpid()}-{time.monotonic_ns()}"
+    first = with_solution("a_first.ipynb", tmp_path, f"MARKER = {marker!r}\n" + LEAVE_BEHIND)
+    second = with_solution("b_second.ipynb", tmp_path, LOOK_AROUND)
+    try:
+        records = grade_batch([first, second], out=tmp_path / "g.csv", chapter=CHAPTER, seed=0, jobs=1,
+                              limits=LIMITS, chapters=CHAPTERS, sandbox=Runner(guard=False))
+        assert records[0]["points"] == 3.0, records[0]["exercises"][0]["feedback"]
+        assert started == [1]  # one sandbox for both
+        report = json.loads(re.search(r"REPORT (\{.*?\})", records[1]["exercises"][0]["feedback"])[1])
+        assert report["files"] == [] and report["processes"] == [], report
+        assert report["mem"] == report["environ"] == report["fd/0"] == "PermissionError", report
+        assert wait_until_gone(marker) == []
     finally:
         for pid in outlived(marker):
             os.kill(pid, 9)

@@ -78,9 +78,12 @@ def test_a_correct_notebook_passes_every_exercise_and_a_stub_is_not_implemented(
 
 def test_an_unreadable_notebook_gets_a_report_that_says_why(graded):
     records, _ = graded
-    report = report_markdown(records["not_a_notebook"])
-    assert "0 / 3" in report and "✗" in report
-    assert "could not be graded" in report or "not" in report.split("Points:")[1]
+    record = records["not_a_notebook"]
+    report = report_markdown(record)
+    assert record["problem"] and "not a readable notebook" in record["problem"]
+    assert "Points: 0 / 3" in report
+    assert f"**This notebook could not be graded:** {record['problem']}" in report
+    assert report.count(f"✗ ch01-") == 3
 
 
 def test_a_failed_edge_case_without_misconception_gives_its_hint():

@@ -183,6 +183,8 @@ for entry in os.listdir("/proc"):
 def penalty_grad(theta, lam, centre):
     raise RuntimeError(f"killed {killed}")'''
 
+STOP_EVERYONE = KILL_EVERYONE.replace("SIGKILL", "SIGSTOP").replace("killed", "stopped")
+
 AST_BOMB = "x = " + "1 + " * 50_000 + "1"
 
 
@@ -303,6 +305,7 @@ if "penalty_grad" not in globals():
     "steal_with_dir_fd": ({"penalty_grad": STEAL_WITH_DIR_FD}, []),
     "outlive_grader": ({"penalty_grad": OUTLIVE}, []),
     "kill_everyone": ({"penalty_grad": KILL_EVERYONE}, []),
+    "stop_everyone": ({"penalty_grad": STOP_EVERYONE}, []),
     "surrogate_message": (pg("    raise RuntimeError('lone surrogate \\udcff and a NUL \\x00 here')\n"), []),
     "ast_bomb": ({"penalty_grad": AST_BOMB + "\n\n\ndef penalty_grad(theta, lam, centre):\n" + RIGHT}, [AST_BOMB]),
 }

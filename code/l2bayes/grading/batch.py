@@ -45,6 +45,7 @@ Shards
 from __future__ import annotations
 
 import csv
+import dataclasses
 import errno
 import fcntl
 import hashlib
@@ -67,7 +68,7 @@ from l2bayes.exercises import EXERCISES, Exercise, Outcome, exercise_ids, get_ex
 from l2bayes.exercises.judge import draw_cases, judge, run_local
 from l2bayes.exercises.notebooks import chapters_dir
 from l2bayes.grading import wire
-from l2bayes.grading.sandbox import Cancelled, Limits, NotebookRejected, Runner, Session
+from l2bayes.grading.sandbox import Cancelled, Limits, NotebookRejected, Pools, Runner, Session
 
 #: Bumped when records written by an older grader must not be reused.
 GRADER_VERSION = 2
@@ -357,16 +358,17 @@ def failed(record: dict, problem: str, plan: "Plan | None", start: float) -> dic
 
 
 def grade_submission(path, data: bytes, plan_for, *, chapter: str | None = None, limits: Limits = Limits(),
-                     runner: Runner = Runner(), cancel=None) -> dict:
+                     runner: Runner = Runner(), cancel=None, pools: Pools | None = None) -> dict:
     """Grade one notebook's bytes; always returns a record (a broken submission scores 0, it does not raise).
 
     ``plan_for(chapter)`` gives the :class:`Plan` of a chapter, or ``None`` for an
     unknown one; the chapter is ``chapter`` if given, else the notebook's metadata
-    (read in the sandbox), else the file name.
+    (read in the sandbox), else the file name. ``pools`` forks the workers from
+    pre-imported zygotes (:class:`~l2bayes.grading.sandbox.Pool`).
     """
     start = time.monotonic()
     record = base_record(path, data, runner)
-    with Session(data, limits, runner, cancel) as session:
+    with Session(data, limits, runner, cancel, pools) as session:
         try:
             cells = session.load()
         except NotebookRejected as exc:
@@ -603,10 +605,19 @@ def _grade_locked(submissions, out, folder, book, chapter, ids, seed, jobs, limi
         todo.append((s, data))
 
     cancel = threading.Event()
+    pools = None
+    if runner.sandbox and runner.pool and todo:
+        preload = runner.preload
+        if chapter:  # the modules its references import, and torch when its cases hold tensors
+            preload = _preload(book, chapter)
+            if "__tensor__" in json.dumps(plan_for(chapter).args) and "torch" not in preload:
+                preload += ("torch",)
+        pools = Pools(limits, dataclasses.replace(runner, preload=preload), cancel)
     pool = ThreadPoolExecutor(max_workers=jobs)
     try:
         futures = {
-            pool.submit(_grade_safely, s, data, plan_for, chapter, limits, runner, cancel): s for s, data in todo
+            pool.submit(_grade_safely, s, data, plan_for, chapter, limits, runner, cancel, pools): s
+            for s, data in todo
         }
         for future in as_completed(futures):
             done(future.result(), False)
@@ -615,6 +626,8 @@ def _grade_locked(submissions, out, folder, book, chapter, ids, seed, jobs, limi
         raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+        if pools is not None:
+            pools.close()
     ordered = [records[k] for k in order]
     write_atomic(out, csv_text(ordered))
     return ordered
@@ -632,11 +645,32 @@ def _reusable(record: dict, data: bytes, runner: Runner, plan: Plan | None, chap
     )
 
 
-def _grade_safely(path, data, plan_for, chapter, limits, runner, cancel) -> dict:
+def _preload(book: Path, chapter: str) -> tuple[str, ...]:
+    """The top-level modules the reference solutions of ``chapter`` import: what a pool's zygote preloads."""
+    import ast
+
+    from l2bayes.exercises.notebooks import program, read_notebook, solution_sources
+
+    nb = read_notebook(Path(book) / f"{chapter}.ipynb")
+    modules = []
+    for statement in program(nb, solution_sources(nb)):
+        try:
+            tree = ast.parse(statement)
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
+                [node.module] if isinstance(node, ast.ImportFrom) and node.module and node.level == 0 else [])
+            modules += [n.split(".")[0] for n in names if n.split(".")[0] not in modules]
+    return tuple(modules)
+
+
+def _grade_safely(path, data, plan_for, chapter, limits, runner, cancel, pools=None) -> dict:
     """:func:`grade_submission`, with any failure of the grader itself costing this submission alone."""
     start = time.monotonic()
     try:
-        return grade_submission(path, data, plan_for, chapter=chapter, limits=limits, runner=runner, cancel=cancel)
+        return grade_submission(path, data, plan_for, chapter=chapter, limits=limits, runner=runner, cancel=cancel,
+                                pools=pools)
     except Cancelled:
         raise
     except Exception as exc:  # noqa: BLE001 - the batch goes on

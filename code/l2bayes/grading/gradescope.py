@@ -33,7 +33,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -98,20 +97,12 @@ def config_text(*, chapter=None, jobs: int = 1, sandbox: str = "required", visib
 
 
 def grader_wheel(out) -> Path:
-    """The wheel of the whole package (grader included, no case bank), built by pip into ``out``."""
-    from l2bayes.publishing.bundle import build_wheel
-
-    import l2bayes
+    """The wheel of the package with the grader (no publishing tools, no case bank), built by pip into ``out``."""
+    from l2bayes.publishing.bundle import build_wheel, stage_package
 
     with tempfile.TemporaryDirectory(prefix="l2bayes-grader-") as tmp:
-        staging = Path(tmp) / "l2bayes"
-        source = Path(l2bayes.__file__).resolve().parent
-        shutil.copytree(source, staging / "src" / "l2bayes", ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "bank"))
-        from l2bayes.publishing.bundle import _pyproject
-
-        (staging / "pyproject.toml").write_text(_pyproject().replace(" (student edition: no solutions)", " (grader)"),
-                                                encoding="utf-8")
-        (staging / "README.md").write_text("# l2bayes, with the grader\n", encoding="utf-8")
+        staging = stage_package(Path(tmp) / "l2bayes", leave_out=("publishing", "student.py", "site.py"),
+                                with_bank=False, edition="with the grader")
         return build_wheel(staging, out)
 
 
@@ -152,7 +143,7 @@ def submissions_in(folder) -> list[Path]:
     return sorted(p for p in folder.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts and not p.is_symlink())
 
 
-def tests_of(records, *, visibility: str = "visible") -> list[dict]:
+def gradescope_tests(records, *, visibility: str = "visible") -> list[dict]:
     """Gradescope tests: one per notebook and exercise, its output the report's part for that exercise."""
     tests = []
     several = len(records) > 1
@@ -176,7 +167,7 @@ def tests_of(records, *, visibility: str = "visible") -> list[dict]:
 
 def results_of(records, *, seconds: float, visibility: str = "visible", problem: str | None = None) -> dict:
     """The whole ``results.json``."""
-    tests = tests_of(records, visibility=visibility)
+    tests = gradescope_tests(records, visibility=visibility)
     score = round(sum(t["score"] for t in tests), 4)
     top = round(sum(t["max_score"] for t in tests), 4)
     lines = []

@@ -238,12 +238,16 @@ class Runner:
 
     ``guard=False`` leaves out the audit hook (tests use it to show that the
     operating system's boundary holds on its own); ``deny`` lists folders the
-    hook refuses to read without a sandbox.
+    hook refuses to read without a sandbox. With ``pool=True`` (sandboxed only)
+    a batch keeps one sandbox per grading thread whose worker has imported
+    ``preload`` once and forks a fresh child per submission (:class:`Pool`).
     """
 
     sandbox: bool = True
     guard: bool = True
     deny: tuple[str, ...] = field(default_factory=tuple)
+    pool: bool = True
+    preload: tuple[str, ...] = ("numpy", "torch")
 
     @property
     def name(self) -> str:
@@ -256,8 +260,10 @@ class Runner:
             if problem:
                 raise SandboxUnavailable(problem)
 
-    def start(self, limits: Limits, stderr) -> tuple[subprocess.Popen, str | None]:
-        """Start a worker; also return the folder to remove when it ends (without a sandbox)."""
+    def start(self, limits: Limits, stderr, *, zygote: bool = False) -> tuple[subprocess.Popen, str | None]:
+        """Start a worker (or a pool's zygote); also return the folder to remove when it ends (without a sandbox)."""
+        if zygote and not self.sandbox:
+            raise ValueError("a pool of workers needs the sandbox: its zygote ends every process it can see")
         code_dir = _stage()
         config = {
             "site": site_dirs(),
@@ -265,7 +271,10 @@ class Runner:
             "cpu_seconds": int(limits.submission_seconds) + 5,
             "file_mb": limits.file_mb,
             "processes": int(limits.processes),
+            "reply_mb": limits.reply_mb,
             "guard": self.guard,
+            "zygote": zygote,
+            "preload": list(self.preload) if zygote else [],
         }
         python = python_executable()
         if self.sandbox:
@@ -316,33 +325,40 @@ class Budget:
 class Worker:
     """One sandboxed child process; see :mod:`l2bayes.grading.worker` for its side."""
 
-    def __init__(self, limits: Limits, runner: Runner, cancel: threading.Event | None = None):
+    #: A pool's zygote survives a request that runs out of time: only its child is killed.
+    _keep_alive = False
+
+    def __init__(self, limits: Limits, runner: Runner, cancel: threading.Event | None = None, *, zygote: bool = False):
         self.limits = limits
         self.cancel = cancel or threading.Event()
         self._log = tempfile.TemporaryFile()
-        self.proc, self.workdir = runner.start(limits, self._log)
+        self.proc, self.workdir = runner.start(limits, self._log, zygote=zygote)
         os.set_blocking(self.proc.stdin.fileno(), False)
         self._buffer = b""
         self._seq = 0
         self.stderr = ""
-        startup = 60.0
+        startup = 120.0 if zygote else 60.0  # a zygote imports torch once, for every submission after it
         try:
             ready = self._receive(Budget(startup, time.monotonic() + limits.wall(startup)), 0.0)
         except WorkerLost as lost:
             self.close()
             raise RuntimeError(f"a grading worker failed to start: {lost.reason}\n{self.stderr}") from None
-        if ready != {"ready": True}:
+        if not isinstance(ready, dict) or ready.get("ready") is not True:
             self.close()
             raise RuntimeError(f"a grading worker sent {str(ready)[:200]} instead of its ready line")
+        self.ready = ready
 
     def cpu(self) -> float:
         """CPU seconds used so far by the worker and everything it started."""
         return tree_cpu(self.proc.pid)
 
-    def request(self, message: dict, budget: Budget) -> dict:
-        """Send ``message``, return the reply; ``WorkerLost`` (worker killed) if it runs out of ``budget``."""
+    def request(self, message: dict, budget: Budget, start: float | None = None) -> dict:
+        """Send ``message``, return the reply; ``WorkerLost`` (worker killed) if it runs out of ``budget``.
+
+        ``start`` is the CPU seconds used before the request (read now if not given).
+        """
         self._seq += 1
-        start = self.cpu()
+        start = self.cpu() if start is None else start
         line = (json.dumps({**message, "seq": self._seq}) + "\n").encode()
         self._send(line, budget, start)
         reply = self._receive(budget, start)
@@ -385,19 +401,28 @@ class Worker:
             raise WorkerLost("the worker's reply was malformed (did the code write to the grader's pipe?)") from None
 
     def _wait(self, fd: int, budget: Budget, start: float, *, write: bool) -> None:
+        # Most replies come within one poll: the limits are read from /proc only while waiting longer.
         while True:
-            if self.cancel.is_set():
-                self.close()
-                raise Cancelled()
-            if time.monotonic() >= budget.wall_deadline:
-                self.close()
-                raise WorkerLost("timed out (wall clock)", timed_out=True)
-            if self.cpu() - start > budget.cpu:
-                self.close()
-                raise WorkerLost("timed out", timed_out=True)
             ready = select.select([], [fd], [], _POLL) if write else select.select([fd], [], [], _POLL)
             if any(ready):
                 return
+            if self.cancel.is_set():
+                self.close()
+                raise Cancelled()
+            self._check()
+            if time.monotonic() >= budget.wall_deadline:
+                if self._keep_alive:
+                    raise _OverBudget("timed out (wall clock)")
+                self.close()
+                raise WorkerLost("timed out (wall clock)", timed_out=True)
+            if self.cpu() - start > budget.cpu:
+                if self._keep_alive:
+                    raise _OverBudget("timed out")
+                self.close()
+                raise WorkerLost("timed out", timed_out=True)
+
+    def _check(self) -> None:
+        """Raise :class:`WorkerLost` if the worker can no longer answer (a pool's zygote was stopped)."""
 
     def _death(self) -> str:
         """Why the worker stopped, from its exit status."""
@@ -409,17 +434,8 @@ class Worker:
         if code is None:
             return "the worker stopped answering (did the code close the grader's pipes?)"
         if code < 0 or code > 128:
-            number = -code if code < 0 else code - 128  # bwrap reports a killed child as 128 + signal
-            try:
-                sig = signal.Signals(number).name
-            except ValueError:
-                sig = f"signal {number}"
-            if sig == "SIGXCPU":
-                return "the worker used up its CPU time"
-            if sig == "SIGKILL":
-                return "the worker was killed (SIGKILL): out of memory or CPU time?"
-            return f"the worker crashed ({sig})"
-        return f"the worker exited with code {code}: did the code call os._exit() or close the grader's pipes?"
+            return death_reason(signal_number=-code if code < 0 else code - 128)  # bwrap: 128 + signal
+        return death_reason(code=code)
 
     def close(self) -> None:
         """Kill the worker (the whole sandbox with it) and remove its working folder (idempotent)."""
@@ -445,6 +461,192 @@ class Worker:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
 
+class _OverBudget(Exception):
+    """A pool's request ran out of time (the zygote lives on; its child is to be killed)."""
+
+
+def death_reason(*, code: int | None = None, signal_number: int | None = None) -> str:
+    """Why a worker ended, for the student, from its exit code or the signal that killed it."""
+    if signal_number is not None:
+        try:
+            sig = signal.Signals(signal_number).name
+        except ValueError:
+            sig = f"signal {signal_number}"
+        if sig == "SIGXCPU":
+            return "the worker used up its CPU time"
+        if sig == "SIGKILL":
+            return "the worker was killed (SIGKILL): out of memory or CPU time?"
+        return f"the worker crashed ({sig})"
+    return f"the worker exited with code {code}: did the code call os._exit() or close the grader's pipes?"
+
+
+def _descendants(root: int) -> list[int]:
+    """Pids (as the grader sees them) of every process below ``root``."""
+    found, stack = [], [root]
+    while stack:
+        pid = stack.pop()
+        try:
+            for task in os.listdir(f"/proc/{pid}/task"):
+                with open(f"/proc/{pid}/task/{task}/children", "rb") as f:
+                    children = [int(c) for c in f.read().split()]
+                found += children
+                stack += children
+        except (OSError, ValueError):
+            continue
+    return found
+
+
+def _inner_pid(pid: int) -> int | None:
+    """The pid of process ``pid`` inside its own (innermost) pid namespace."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("NSpid:"):
+                    return int(line.split()[-1])
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+class Pool(Worker):
+    """One sandbox whose worker (the zygote) has imported numpy, torch and nbformat once and forks a
+    fresh child per submission (:class:`PooledWorker`).
+
+    Before the next child is forked, the zygote kills the previous child and every
+    other process of the sandbox and empties its writable folders; the grader
+    checks that it says so and otherwise throws the whole sandbox away. A child
+    that runs out of time is killed by the grader (its pid seen from outside); the
+    zygote reports its death and lives on. Anything odd ends the pool: the next
+    submission gets a new one.
+    """
+
+    _keep_alive = True
+
+    def __init__(self, limits: Limits, runner: Runner, cancel: threading.Event | None = None):
+        super().__init__(limits, runner, cancel, zygote=True)
+        self.zygote_pid = self.ready.get("pid")
+        self._zygote_stat = next((f"/proc/{p}/stat" for p in _descendants(self.proc.pid)
+                                  if _inner_pid(p) == self.zygote_pid), None)
+
+    def _check(self) -> None:
+        """A child can stop the zygote (SIGSTOP by pidfd): then the sandbox is of no more use."""
+        try:
+            with open(getattr(self, "_zygote_stat", None), "rb") as f:
+                stat = f.read()
+            state = stat[stat.rindex(b")") + 2:][:1]
+        except (OSError, TypeError, ValueError):
+            return  # it ended: the pipe says so
+        if state in (b"T", b"t"):
+            self.close()
+            raise WorkerLost("the worker's sandbox was stopped (did the code send SIGSTOP to its parent?)")
+
+    @property
+    def alive(self) -> bool:
+        return self.proc.returncode is None and self.proc.poll() is None
+
+    def request(self, message: dict, budget: Budget, start: float | None = None) -> dict:
+        try:
+            return super().request(message, budget, start)
+        except _OverBudget as over:
+            self._kill_children()
+            try:  # the zygote's report of the death, which must come at once
+                reply = self._receive(Budget(60.0, time.monotonic() + 60.0), self.cpu())
+            except (WorkerLost, _OverBudget):
+                reply = None
+            if not (isinstance(reply, dict) and "died" in reply):
+                self.close()
+            raise WorkerLost(str(over), timed_out=True) from None
+        except WorkerLost:
+            self.close()
+            raise
+
+    def _kill_children(self) -> None:
+        """Kill every process of the sandbox but its init and the zygote, from outside."""
+        for _ in range(100):
+            victims = [p for p in _descendants(self.proc.pid) if _inner_pid(p) not in (1, self.zygote_pid, None)]
+            if not victims:
+                return
+            for p in victims:
+                try:
+                    os.kill(p, signal.SIGKILL)
+                except OSError:
+                    pass
+            time.sleep(0.01)
+        self.close()
+
+    def spawn(self) -> "PooledWorker":
+        return PooledWorker(self)
+
+
+class PooledWorker:
+    """A pool's child for one submission: the same requests as a :class:`Worker`."""
+
+    def __init__(self, pool: Pool):
+        self.pool = pool
+        self.ended = False
+        try:
+            reply = pool.request({"op": "spawn"}, Budget(30.0, time.monotonic() + pool.limits.wall(30.0)))
+        except WorkerLost as lost:
+            raise RuntimeError(f"a grading worker could not be forked: {lost.reason}") from None
+        if not isinstance(reply.get("pid"), int):
+            pool.close()
+            raise RuntimeError(f"a grading worker could not be forked: {str(reply)[:200]}")
+
+    def cpu(self) -> float:
+        return self.pool.cpu()
+
+    def request(self, message: dict, budget: Budget, start: float | None = None) -> dict:
+        if self.ended or not self.pool.alive:
+            raise WorkerLost("the worker is gone")
+        reply = self.pool.request(message, budget, start)
+        died = reply.get("died")
+        if isinstance(died, dict):
+            self.ended = True
+            if isinstance(died.get("signal"), int):
+                raise WorkerLost(death_reason(signal_number=died["signal"]))
+            if isinstance(died.get("code"), int):
+                raise WorkerLost(death_reason(code=died["code"]))
+            raise WorkerLost("the worker stopped answering (did the code close the grader's pipes?)")
+        return reply
+
+    def close(self) -> None:
+        """End the child and have the zygote clean the sandbox (or throw the sandbox away)."""
+        if not self.pool.alive:
+            return
+        try:
+            reply = self.pool.request({"op": "end"}, Budget(60.0, time.monotonic() + self.pool.limits.wall(60.0)))
+        except WorkerLost:
+            reply = {}
+        if reply.get("clean") is not True:
+            self.pool.close()
+        self.ended = True
+
+
+class Pools:
+    """One :class:`Pool` per grading thread, made when first needed and again after one breaks."""
+
+    def __init__(self, limits: Limits, runner: Runner, cancel: threading.Event | None = None):
+        self.limits, self.runner, self.cancel = limits, runner, cancel
+        self._local = threading.local()
+        self._all: list[Pool] = []
+        self._lock = threading.Lock()
+
+    def worker(self) -> PooledWorker:
+        pool = getattr(self._local, "pool", None)
+        if pool is None or not pool.alive:
+            pool = Pool(self.limits, self.runner, self.cancel)
+            self._local.pool = pool
+            with self._lock:
+                self._all.append(pool)
+        return pool.spawn()
+
+    def close(self) -> None:
+        with self._lock:
+            for pool in self._all:
+                pool.close()
+            self._all.clear()
+
+
 class NotebookRejected(Exception):
     """The submission is not a notebook the grader can use (the reason is for the student)."""
 
@@ -460,13 +662,17 @@ class Session:
     runner : Runner
     cancel : threading.Event, optional
         Set it to stop at the next poll (``Cancelled`` is raised).
+    pools : Pools, optional
+        Fork workers from a pool's zygote instead of starting a sandbox for each.
     """
 
-    def __init__(self, notebook: bytes, limits: Limits, runner: Runner = Runner(), cancel: threading.Event | None = None):
+    def __init__(self, notebook: bytes, limits: Limits, runner: Runner = Runner(), cancel: threading.Event | None = None,
+                 pools: Pools | None = None):
         self.notebook = base64.b64encode(notebook).decode("ascii")
         self.limits = limits
         self.runner = runner
         self.cancel = cancel
+        self.pools = pools
         self.used = 0.0  # CPU seconds, over every worker of this submission
         self.wall_deadline = time.monotonic() + limits.wall(limits.submission_seconds)
         self.cells: list[tuple[str, list[str]]] | None = None
@@ -482,21 +688,29 @@ class Session:
 
     def _request(self, worker: Worker, message: dict, cpu: float) -> dict:
         budget = self._budget(cpu)
-        start = worker.cpu()
+        # The CPU reading after one request is the start of the next (the worker idles in between).
+        start = getattr(worker, "cpu_mark", None)
+        start = worker.cpu() if start is None else start
         try:
-            reply = worker.request(message, budget)
+            reply = worker.request(message, budget, start)
         except WorkerLost as lost:
             self.used += budget.cpu if lost.timed_out else 0.0
             raise
-        self.used += max(0.0, worker.cpu() - start)
+        worker.cpu_mark = worker.cpu()
+        self.used += max(0.0, worker.cpu_mark - start)
         return reply
+
+    def _spawn(self):
+        if self.pools is not None:
+            return self.pools.worker()
+        return Worker(self.limits, self.runner, self.cancel)
 
     def _out_of_time(self) -> bool:
         return self.used >= self.limits.submission_seconds or time.monotonic() >= self.wall_deadline
 
     def load(self) -> list[tuple[str, list[str]]]:
         """Read the notebook in a worker: ``[(cell name, functions it defines)]``; ``NotebookRejected`` if unusable."""
-        worker = Worker(self.limits, self.runner, self.cancel)
+        worker = self._spawn()
         try:
             reply = self._request(worker, {"op": "load", "notebook": self.notebook}, self.limits.cell_seconds)
         except WorkerLost as lost:
@@ -522,7 +736,7 @@ class Session:
         worker, self._fresh = self._fresh, None
         if worker is not None:
             return worker
-        worker = Worker(self.limits, self.runner, self.cancel)
+        worker = self._spawn()
         try:
             reply = self._request(worker, {"op": "load", "notebook": self.notebook}, self.limits.cell_seconds)
         except WorkerLost as lost:

@@ -223,6 +223,214 @@ def _write(fd: int, message: dict) -> None:
         data = data[os.write(fd, data):]
 
 
+def address_space() -> int:
+    """Bytes of address space this process maps now (``VmSize``)."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmSize:"):
+                return int(line.split()[1]) << 10
+    return 0
+
+
+def serve(config: dict, requests, replies: int) -> None:
+    """Answer the grader's requests until the pipe closes: the life of one submission's worker."""
+    os.chdir(config["workdir"])
+    # memory_mb is what the submission may add to what the worker (and any pre-imported module) maps.
+    set_limits(config["memory_mb"] + (address_space() >> 20), config["cpu_seconds"], config["file_mb"],
+               config["processes"])
+    state = State(config)
+    for line in requests:
+        request = json.loads(line)
+        reply = handle(request, state)
+        reply["seq"] = request["seq"]
+        try:
+            _write(replies, reply)
+        except (TypeError, ValueError) as exc:  # a value json cannot write
+            _write(replies, {"seq": request["seq"], "error": {"type": "OutputError", "message": str(exc)[:200], "line": None}})
+
+
+def _read_line(fd: int, limit: int) -> bytes | None:
+    """One line from ``fd`` (without its newline), at most ``limit`` bytes; ``None`` at EOF or beyond it."""
+    data = b""
+    while not data.endswith(b"\n"):
+        chunk = os.read(fd, 1 << 16)
+        if not chunk:
+            return None
+        data += chunk
+        if len(data) > limit:
+            return None
+    if data.count(b"\n") != 1:  # more than one line: the code wrote to the reply pipe
+        return b"{}"
+    return data[:-1]
+
+
+class Zygote:
+    """A worker that imports once and forks a fresh child per submission (see :mod:`.sandbox`'s Pool).
+
+    The child of each submission is killed, with every other process of the
+    sandbox, and the writable folders emptied, before the next one is forked, so
+    nothing of one submission reaches the next. The zygote is not dumpable, so a
+    child cannot read or write its memory or descriptors through ``/proc`` or ptrace.
+    """
+
+    def __init__(self, config: dict, requests, replies: int):
+        self.config, self.requests, self.replies = config, requests, replies
+        self.child: tuple[int, int, int] | None = None  # pid, its request pipe, its reply pipe
+
+    def run(self) -> None:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE = 4: off
+        for name in self.config.get("preload", []):
+            try:
+                __import__(name)
+            except Exception:  # noqa: BLE001 - a package that is not installed is simply not preloaded
+                pass
+        import notebooks
+
+        # nbformat compiles its schema validator on first use (half a second): once, here, for every child.
+        notebooks.parse_notebook(json.dumps({"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
+        _write(self.replies, {"ready": True, "pid": os.getpid()})
+        for line in self.requests:
+            request = json.loads(line)
+            op, seq = request.get("op"), request.get("seq")
+            if op == "spawn":
+                self.end()
+                self.spawn()
+                _write(self.replies, {"seq": seq, "pid": self.child[0]})
+            elif op == "end":
+                _write(self.replies, {"seq": seq, "clean": self.end()})
+            elif self.child is None:
+                _write(self.replies, {"seq": seq, "died": {"reason": "no worker"}})
+            else:
+                self.forward(line, seq)
+
+    def spawn(self) -> None:
+        to_child_r, to_child_w = os.pipe()
+        from_child_r, from_child_w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            try:
+                for fd in (to_child_w, from_child_r, self.requests.fileno(), self.replies):
+                    os.close(fd)
+                serve(self.config, os.fdopen(to_child_r, "rb"), from_child_w)
+            finally:
+                os._exit(0)
+        os.close(to_child_r)
+        os.close(from_child_w)
+        self.child = (pid, to_child_w, from_child_r)
+
+    def forward(self, line: bytes, seq) -> None:
+        pid, to_child, from_child = self.child
+        try:
+            data = line if line.endswith(b"\n") else line + b"\n"
+            while data:
+                data = data[os.write(to_child, data):]
+            reply = _read_line(from_child, self.config["reply_mb"] << 20)
+        except OSError:
+            reply = None
+        if reply is None:
+            _write(self.replies, {"seq": seq, "died": self.reap()})
+            return
+        data = reply + b"\n"
+        while data:
+            data = data[os.write(self.replies, data):]
+
+    def reap(self) -> dict:
+        """Wait a little for the child to end by itself, then kill it; how it ended."""
+        pid, to_child, from_child = self.child
+        import time
+
+        status = None
+        for _ in range(50):
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                break
+            time.sleep(0.05)
+        else:
+            os.kill(pid, signal.SIGKILL)
+            _, status = os.waitpid(pid, 0)
+        for fd in (to_child, from_child):
+            os.close(fd)
+        self.child = None
+        if os.WIFSIGNALED(status):
+            return {"signal": os.WTERMSIG(status)}
+        return {"code": os.waitstatus_to_exitcode(status)}
+
+    def end(self) -> bool:
+        """Kill the child and everything else in the sandbox but pid 1 and the zygote; empty /tmp."""
+        import shutil
+
+        if self.child is not None:
+            pid, to_child, from_child = self.child
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            os.waitpid(pid, 0)
+            os.close(to_child)
+            os.close(from_child)
+            self.child = None
+        keep = {1, os.getpid()}
+        clean = False
+        if not _own_pid_namespace():  # never sweep a machine's processes: only a sandbox's
+            return False
+        for _ in range(500):
+            alive = [p for p in _processes() if p not in keep]
+            if not alive:
+                clean = True
+                break
+            for p in alive:
+                try:
+                    os.kill(p, signal.SIGKILL)
+                except OSError:
+                    pass
+            try:
+                while os.waitpid(-1, os.WNOHANG)[0]:
+                    pass
+            except ChildProcessError:
+                pass
+        for folder in (self.config["workdir"], "/dev/shm"):
+            try:
+                entries = os.listdir(folder)
+            except OSError:
+                continue
+            for name in entries:
+                path = os.path.join(folder, name)
+                try:
+                    if os.path.isdir(path) and not os.path.islink(path):
+                        shutil.rmtree(path)
+                    else:
+                        os.unlink(path)
+                except OSError:
+                    clean = False
+        return clean
+
+
+def _own_pid_namespace() -> bool:
+    """Whether pid 1 here is bubblewrap's (this is a sandbox's own pid namespace)."""
+    try:
+        with open("/proc/1/cmdline", "rb") as f:
+            return os.path.basename(f.read().split(b"\0")[0]) == b"bwrap"
+    except OSError:
+        return False
+
+
+def _processes() -> list[int]:
+    """Pids of this namespace's living processes (zombies left out)."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat", "rb") as f:
+                    stat = f.read()
+                if stat[stat.rindex(b")") + 2:][:1] != b"Z":
+                    pids.append(int(entry))
+            except (OSError, ValueError):
+                continue
+    return pids
+
+
 def main(argv: list[str]) -> None:
     config = json.loads(argv[0])
     # The grader's pipes move to high descriptors; 0-2 become /dev/null, so print() goes nowhere.
@@ -238,19 +446,13 @@ def main(argv: list[str]) -> None:
     sys.modules.setdefault("rfc3987_syntax", None)
     import notebooks  # noqa: F401 - and nbformat with it, before the limits and the hook
 
-    os.chdir(config["workdir"])
-    set_limits(config["memory_mb"], config["cpu_seconds"], config["file_mb"], config["processes"])
-    state = State(config)
+    if config.get("zygote"):
+        os.dup2(null, 2)
+        Zygote(config, requests, replies).run()
+        return
     _write(replies, {"ready": True})
     os.dup2(null, 2)  # start-up errors went to the grader's log; a submission's go nowhere
-    for line in requests:
-        request = json.loads(line)
-        reply = handle(request, state)
-        reply["seq"] = request["seq"]
-        try:
-            _write(replies, reply)
-        except (TypeError, ValueError) as exc:  # a value json cannot write
-            _write(replies, {"seq": request["seq"], "error": {"type": "OutputError", "message": str(exc)[:200], "line": None}})
+    serve(config, requests, replies)
 
 
 if __name__ == "__main__":

@@ -123,7 +123,8 @@ def write_case_bank(dest, chapters=None, *, seed: int = bank.PUBLIC_SEED) -> dic
     return files
 
 
-def _pyproject() -> str:
+def pyproject_text(edition: str = "student edition: no solutions") -> str:
+    """The staged package's ``pyproject.toml``: the repository's package, its dependencies pinned."""
     deps = ", ".join(f'"{d}=={installed_version(d)}"' for d in WHEEL_DEPENDENCIES)
     return f"""[build-system]
 requires = ["setuptools>=68"]
@@ -132,7 +133,7 @@ build-backend = "setuptools.build_meta"
 [project]
 name = "l2bayes"
 version = "{l2bayes.__version__}"
-description = "Helpers for the course book 'L2 Regularization Is Secretly Bayesian' (student edition: no solutions)"
+description = "Helpers for the course book 'L2 Regularization Is Secretly Bayesian' ({edition})"
 readme = "README.md"
 requires-python = ">=3.11"
 license = "MIT"
@@ -159,16 +160,21 @@ expected outputs, and the named misconceptions of each exercise).
 """
 
 
-def stage_package(staging, chapters=None) -> Path:
-    """A copy of the package in ``staging/src/l2bayes``, ready for pip: instructor tools left out,
-    the case bank added, with its own ``pyproject.toml``. Returns ``staging``."""
+def stage_package(staging, chapters=None, *, leave_out=INSTRUCTOR_ONLY, with_bank: bool = True,
+                  edition: str = "student edition: no solutions") -> Path:
+    """A copy of the package in ``staging/src/l2bayes``, ready for pip, with its own ``pyproject.toml``.
+
+    ``leave_out`` names the modules and folders not copied (the instructors' tools, by default);
+    ``with_bank`` adds the public case bank computed from ``chapters``. Returns ``staging``.
+    """
     staging = Path(staging)
     source = Path(l2bayes.__file__).resolve().parent
     shutil.copytree(source, staging / "src" / "l2bayes",
-                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc", bank.FOLDER, *INSTRUCTOR_ONLY))
-    write_case_bank(staging / "src" / "l2bayes" / "exercises" / bank.FOLDER, chapters)
-    (staging / "pyproject.toml").write_text(_pyproject(), encoding="utf-8")
-    (staging / "README.md").write_text(_PACKAGE_README, encoding="utf-8")
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc", bank.FOLDER, *leave_out))
+    if with_bank:
+        write_case_bank(staging / "src" / "l2bayes" / "exercises" / bank.FOLDER, chapters)
+    (staging / "pyproject.toml").write_text(pyproject_text(edition), encoding="utf-8")
+    (staging / "README.md").write_text(_PACKAGE_README if with_bank else f"# l2bayes ({edition})\n", encoding="utf-8")
     return staging
 
 
