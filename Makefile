@@ -18,6 +18,10 @@ TORCH_PIN = $(shell grep -m1 '^torch==' requirements.txt)
 JB_FLAGS := -W -n --keep-going
 JOBS ?= 2
 NBVAL_FLAGS := --nbval-lax --nbval-current-env -n $(JOBS) --dist loadfile
+# node_modules (package.json): MathJax typesets the math at build time, axe-core checks the pages.
+# Without npm the site still builds, with MathJax running in the reader's browser instead.
+NPM_CI = @if command -v npm >/dev/null 2>&1; then npm ci --no-audit --no-fund; \
+	else echo "note: npm not found: the math will be typeset in the browser, and the accessibility tests skipped"; fi
 # The chapters' outputs, executed in parallel and cached under a key of the requirements and the package.
 EXEC_CACHE = $(BIN)/python scripts/execution_cache.py
 # `make book SOLUTIONS=hide`: a site for a graded term, with no solution text anywhere.
@@ -26,7 +30,7 @@ HIDDEN_SRC := _build/hidden-src
 HIDDEN_OUT := _build/hidden
 GRADES ?= _build/grades.csv
 
-.PHONY: help install venv lab book book-hidden test student gradescope grade timings mutants clean-notebooks freeze clean
+.PHONY: help install venv lab pdf tex-packages book book-hidden test student gradescope grade timings mutants clean-notebooks freeze clean
 
 help:
 	@echo "make book       build the website into _build/html (executes every notebook)"
@@ -35,6 +39,7 @@ help:
 	@echo "make student    student notebooks (solutions replaced by stubs), their zip and l2bayes-student.zip in _build/student"
 	@echo "make gradescope [CHAPTER=...]  Gradescope's autograder.zip in _build/gradescope (holds the references)"
 	@echo "make grade SUBMISSIONS=\"dir/*.ipynb\" [CHAPTER=01_prior_to_penalty] [GRADES=grades.csv]"
+	@echo "make pdf        the whole book as one PDF in _build/latex/book.pdf (needs TeX), linked from the site"
 	@echo "make lab        install JupyterLab (once) and open the chapters in it"
 	@echo "make timings    execute each notebook and print its wall time"
 	@echo "make mutants    apply named mistakes to the package and chapters; count those the tests catch"
@@ -43,12 +48,13 @@ help:
 install: $(STAMP)
 
 # pip prints each package as it goes: a first install takes minutes, and says so.
-$(STAMP): requirements.txt requirements-nodeps.txt pyproject.toml
+$(STAMP): requirements.txt requirements-nodeps.txt pyproject.toml package.json package-lock.json
 	@test -x $(BIN)/python || $(MAKE) --no-print-directory venv
 	$(PIP) install --upgrade pip
 	$(if $(TORCH_INDEX),$(PIP) install --no-deps --index-url $(TORCH_INDEX) $(TORCH_PIN))
 	$(PIP) install -r requirements.txt
 	$(PIP) install --no-deps -r requirements-nodeps.txt
+	$(NPM_CI)
 	@touch $(STAMP)
 
 venv:
@@ -132,6 +138,26 @@ test: $(STAMP)
 	$(BIN)/jupyter-book build . $(JB_FLAGS)
 	$(MAKE) --no-print-directory book-hidden
 	$(BIN)/python -m pytest $(NBVAL_FLAGS)
+
+# The whole book as one PDF: Jupyter Book's LaTeX builder, XeLaTeX, the figures converted by
+# rsvg-convert; the site is rebuilt so that it links it, then both are checked (pdfinfo, pdftotext).
+TEX_PACKAGES := texlive-latex-recommended texlive-latex-extra texlive-fonts-recommended texlive-xetex \
+	latexmk fonts-freefont-otf librsvg2-bin poppler-utils
+PDF := _build/latex/book.pdf
+
+tex-packages:
+	@echo $(TEX_PACKAGES)
+
+pdf: $(STAMP)
+	@for tool in xelatex latexmk rsvg-convert pdftotext; do command -v $$tool >/dev/null 2>&1 || { \
+	  echo "error: make pdf needs $$tool. On Debian or Ubuntu (as root):" >&2; \
+	  echo "       apt-get install $(TEX_PACKAGES)" >&2; exit 1; }; done
+	$(EXEC_CACHE) prepare --jobs $(JOBS)
+	$(BIN)/jupyter-book build . --builder pdflatex $(JB_FLAGS)
+	$(BIN)/jupyter-book build . $(JB_FLAGS)
+	L2BAYES_REQUIRE_PDF=1 $(BIN)/python -m pytest -q -p no:xdist tests/test_pdf.py
+	@echo
+	@echo "The book as one PDF: $(CURDIR)/$(PDF) (the site links it)"
 
 timings: $(STAMP)
 	$(BIN)/python benchmarks/notebook_timings.py

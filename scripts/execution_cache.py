@@ -42,6 +42,8 @@ KEYED = ("requirements.txt", "requirements-nodeps.txt", "pyproject.toml")
 #: Build state that holds outputs: Sphinx reuses its doctrees for unchanged sources.
 STALE = (".jupyter_cache", ".doctrees", "jupyter_execute")
 KEY_FILE = ".execution-key"
+#: Package files no chapter imports: the Sphinx extension of the website.
+UNKEYED = ("code/l2bayes/site.py",)
 
 
 def cache_key(root: Path = ROOT) -> str:
@@ -50,7 +52,7 @@ def cache_key(root: Path = ROOT) -> str:
     digest = hashlib.sha256(sys.version.encode())
     files = [root / name for name in KEYED] + sorted((root / "code").rglob("*.py"))
     for path in files:
-        if path.is_file():
+        if path.is_file() and path.relative_to(root).as_posix() not in UNKEYED:
             digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()[:16]
 

@@ -41,6 +41,7 @@ def test_the_key_changes_with_the_requirements_and_the_package_and_nothing_else(
     assert execution_cache.cache_key(root) == key
     (root / "chapters" / "01_a.ipynb").write_text((root / "chapters" / "01_a.ipynb").read_text() + "\n")
     (root / "index.md").write_text("# new page\n")
+    (root / "code" / "l2bayes" / "site.py").write_text("# the Sphinx extension\n")
     assert execution_cache.cache_key(root) == key, "the notebooks themselves are jupyter-cache's to hash"
     for path, text in [("requirements.txt", "numpy==2.4.7\n"), ("code/l2bayes/ridge.py", "X = 2\n"),
                        ("requirements-nodeps.txt", "laplace-torch==0.2\n"), ("pyproject.toml", "")]:

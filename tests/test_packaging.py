@@ -164,6 +164,7 @@ def alone(tmp_path_factory):
         add_distribution(installed[canonicalize_name(req.name)], site_packages)
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
     env["MPLBACKEND"] = "Agg"
+    env["MPLCONFIGDIR"] = str(tmp / "matplotlib")  # its font cache is shared by every environment of the user
     modules = package_modules() + chapter_imports(ROOT / "chapters") + UNDECLARED
     out = subprocess.run([str(python), "-I", "-c", _IMPORT_ALL, *modules], check=True, capture_output=True,
                          text=True, env=env, cwd=tmp)

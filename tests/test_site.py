@@ -72,12 +72,18 @@ def test_stylesheets_fetch_nothing_external(pages):
             assert bad not in text, f"{css.relative_to(SITE)} fetches from the internet ({bad})"
 
 
-def test_mathjax_is_served_locally_with_its_fonts(pages):
-    chapter = parse(SITE / CHAPTER)
-    assert any(urlsplit(u).path.endswith("_static/mathjax/tex-chtml.js") for u in chapter.fetches)
-    fonts = SITE / "_static" / "mathjax" / "output" / "chtml" / "fonts" / "woff-v2"
-    assert (fonts / "MathJax_Main-Regular.woff").is_file()
-    assert (SITE / "_static" / "mathjax" / "input" / "tex" / "extensions").is_dir()
+def test_math_is_typeset_at_build_time_and_no_mathjax_loads(pages):
+    for path in pages:
+        text = path.read_text(encoding="utf-8")
+        rel = path.relative_to(SITE)
+        assert "tex-chtml.js" not in text and "window.MathJax" not in text, f"{rel} loads MathJax"
+        formulas = re.findall(r'<(span|div) class="math notranslate nohighlight"[^>]*>(.*?)</\1>', text, re.S)
+        for _, inner in formulas:
+            assert "<mjx-container" in inner and "<svg" in inner, f"{rel}: formula left as TeX: {inner[:80]}"
+            assert "<mjx-assistive-mml" in inner, f"{rel}: formula without MathML for screen readers"
+        if formulas:
+            assert 'id="MJX-SVG-global-cache"' in text, f"{rel}: the glyphs the formulas use are missing"
+    assert not (SITE / "_static" / "mathjax").exists(), "MathJax is shipped although nothing loads it"
 
 
 def test_chapter_has_numbered_equations_theorem_exercises_and_figures(pages):

@@ -1,11 +1,20 @@
 """Sphinx extension for the book's website: math that works offline.
 
-The site must load nothing from the internet, so MathJax is served from the
-site itself. ``sphinx-mathjax-offline`` ships the whole MathJax 3 distribution
-(about 24 MB); this extension copies only what the book needs into
-``_static/mathjax``: the combined TeX-input/CommonHTML-output component, its
-web fonts, and the TeX extensions that MathJax's autoloader fetches on demand
-(about 2 MB in all).
+The math is typeset when the book is built, not in the reader's browser:
+:func:`typeset_math` hands every formula of the built pages to MathJax 3 under
+node (``tex2svg.cjs`` beside this module, ``mathjax-full`` from the book's
+``package.json``) and writes the SVG it returns, with MathML for screen
+readers, in place of the TeX; the pages then load no MathJax at all (it was
+about half of a chapter's load time). Equation numbers, their links and the
+theorem blocks are Sphinx's HTML around the formulas and are left as they are.
+A TeX error fails the build.
+
+Without node or ``mathjax-full`` (``npm ci`` not run), the pages keep the TeX
+and MathJax is served from the site itself: ``sphinx-mathjax-offline`` ships the
+whole MathJax 3 distribution (about 24 MB); this extension copies only what the
+book needs into ``_static/mathjax``: the combined TeX-input/CommonHTML-output
+component, its web fonts, and the TeX extensions that MathJax's autoloader
+fetches on demand (about 2 MB in all).
 
 The book does not use live code (thebe), which jupyter-book 1 loads on every
 page anyway: an inline script naming an external URL, declared twice after an
@@ -23,10 +32,12 @@ Enable it in ``_config.yml`` under ``sphinx.extra_extensions`` and set
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import re
 import shutil
+import subprocess
 from importlib import metadata
 from pathlib import Path
 
@@ -87,10 +98,150 @@ def trim_theme_assets(outdir: Path) -> None:
             path.write_bytes(trimmed)
 
 
+#: A formula in Sphinx's HTML: inline ``\\(...\\)``, or a display block (after its number, if any).
+_MATH = re.compile(
+    r'(?P<open><span class="math notranslate nohighlight">)(?P<inline>.*?)(?P<iclose></span>)'
+    r'|(?P<dopen><div class="math notranslate nohighlight"[^>]*>\s*(?:<span class="eqno">.*?</span>)?)'
+    r"(?P<display>.*?)(?P<dclose></div>)",
+    re.S,
+)
+_MATHJAX_SCRIPTS = re.compile(r'\s*<script>window\.MathJax = .*?</script>|\s*<script [^>]*src="[^"]*mathjax/tex-chtml\.js[^"]*"></script>')
+TEX2SVG = Path(__file__).with_name("tex2svg.cjs")
+#: A display formula wider than a phone's screen scrolls by itself, not the page.
+_WIDE_MATH_CSS = 'mjx-container[jax="SVG"][display="true"]{overflow-x:auto;overflow-y:hidden;max-width:100%}'
+
+
+class MathError(Exception):
+    """TeX that MathJax cannot typeset."""
+
+
+def node_modules(start: Path) -> Path | None:
+    """The nearest ``node_modules`` holding ``mathjax-full``, from ``start`` up, if node is installed."""
+    if shutil.which("node") is None:
+        return None
+    for folder in [Path(start).resolve(), *Path(start).resolve().parents]:
+        if (folder / "node_modules" / "mathjax-full" / "js" / "mathjax.js").is_file():
+            return folder / "node_modules"
+    return None
+
+
+def _tex(match: re.Match) -> tuple[str, bool]:
+    if match["open"]:
+        tex = html.unescape(match["inline"]).strip()
+        return (tex[2:-2] if tex.startswith("\\(") and tex.endswith("\\)") else tex), False
+    tex = html.unescape(match["display"]).strip()
+    return (tex[2:-2] if tex.startswith("\\[") and tex.endswith("\\]") else tex), True
+
+
+def tex_to_svg(pages: list[list[tuple[str, bool]]], modules: Path) -> tuple[str, list[tuple[list[str], str]]]:
+    """Typeset each page's ``(tex, display)`` pairs with MathJax under node.
+
+    Returns the stylesheet and, for each page, the HTML of each formula and the
+    hidden SVG of the page's glyphs that they reference. Raises
+    :class:`MathError` listing every formula MathJax reports an error for.
+    """
+    out = subprocess.run(["node", str(TEX2SVG), str(modules)], input=json.dumps(pages), capture_output=True,
+                         text=True, check=False)
+    if out.returncode != 0:
+        raise MathError(f"node {TEX2SVG.name} failed: {out.stderr.strip()[-2000:]}")
+    result = json.loads(out.stdout)
+    if result["errors"]:
+        raise MathError("; ".join(f"{msg} in {pages[p][i][0]!r}" for p, i, msg in result["errors"]))
+    return result["css"], [(page["html"], page["defs"]) for page in result["pages"]]
+
+
+def typeset_math(outdir: Path, modules: Path) -> int:
+    """Replace the TeX of every page under ``outdir`` by MathJax's SVG; drop the MathJax scripts.
+
+    Pages typeset by an earlier build are left alone. Returns the number of formulas typeset.
+    """
+    pages = {}
+    for path in sorted(Path(outdir).rglob("*.html")):
+        if "_static" in path.relative_to(outdir).parts:
+            continue
+        text = path.read_text(encoding="utf-8")
+        found = [m for m in _MATH.finditer(text) if "<mjx-container" not in m.group(0)]
+        if found:
+            pages[path] = (text, found)
+        elif _MATHJAX_SCRIPTS.search(text):
+            path.write_text(_MATHJAX_SCRIPTS.sub("", text), encoding="utf-8")
+    if not pages:
+        return 0
+    css, typeset = tex_to_svg([[_tex(m) for m in found] for _, found in pages.values()], modules)
+    for (path, (text, found)), (rendered, defs) in zip(pages.items(), typeset):
+        parts, last = [], 0
+        for m, svg in zip(found, rendered):
+            opening, closing = (m["open"], m["iclose"]) if m["open"] else (m["dopen"], m["dclose"])
+            parts += [text[last:m.start()], opening, svg, closing]
+            last = m.end()
+        text = _MATHJAX_SCRIPTS.sub("", "".join(parts) + text[last:])
+        text = text.replace("</head>", f'<style id="l2bayes-mathjax-svg">{css}{_WIDE_MATH_CSS}</style>\n</head>', 1)
+        text = re.sub(r"(<body[^>]*>)", lambda b: b.group(1) + defs, text, count=1)
+        path.write_text(text, encoding="utf-8")
+    return sum(len(found) for _, found in pages.values())
+
+
+#: Fixes of the theme's and docutils' HTML that axe-core reports as serious or critical.
+_A11Y_FIXES = (
+    # Decorative icon fonts inside labelled buttons: their glyphs are not the button's text.
+    (re.compile(r'<i class="([^"]*\bfa-[^"]*)"(?![^>]*aria-hidden)'), r'<i aria-hidden="true" class="\1"'),
+    # The search button's name is "Search"; the keyboard hint beside it is not part of it.
+    (re.compile(r'<span class="search-button__kbd-shortcut">'), r'<span class="search-button__kbd-shortcut" aria-hidden="true">'),
+    # A role="list" must hold list items; doc-biblioentry is deprecated in DPUB-ARIA.
+    (re.compile(r'(<div class="citation" id="[^"]*") role="doc-biblioentry"'), r'\1 role="listitem"'),
+)
+
+
+def fix_accessibility(outdir: Path) -> None:
+    """Apply :data:`_A11Y_FIXES` to every page under ``outdir`` (idempotent)."""
+    for path in Path(outdir).rglob("*.html"):
+        if "_static" in path.relative_to(outdir).parts:
+            continue
+        text = path.read_text(encoding="utf-8")
+        fixed = text
+        for pattern, repl in _A11Y_FIXES:
+            fixed = pattern.sub(repl, fixed)
+        if fixed != text:
+            path.write_text(fixed, encoding="utf-8")
+
+
+#: The whole book as one PDF, written by ``make pdf`` (Jupyter Book's LaTeX builder).
+PDF_BUILD = Path("_build") / "latex" / "book.pdf"
+PDF_NAME = "l2-regularization-is-secretly-bayesian.pdf"
+_PDF_LINK = '<p class="pdf-download">'
+
+
+def link_pdf(outdir: Path, pdf: Path) -> bool:
+    """Copy ``pdf`` into ``outdir/_static`` and link it under the title of the landing page; True if linked.
+
+    Without a built PDF the page is left as it is (no link to a missing file).
+    """
+    index = Path(outdir) / "index.html"
+    if not Path(pdf).is_file() or not index.is_file():
+        return False
+    shutil.copy2(pdf, Path(outdir) / "_static" / PDF_NAME)
+    text = index.read_text(encoding="utf-8")
+    size = Path(pdf).stat().st_size / 1e6
+    link = (f'{_PDF_LINK}<a class="reference download" href="_static/{PDF_NAME}" download>'
+            f"The whole book as one PDF</a> ({size:.1f} MB)</p>")
+    text = re.sub(re.escape(_PDF_LINK) + r".*?</p>", "", text, flags=re.S)
+    end = text.find("</h1>", max(text.find("<article"), 0))
+    if end == -1:
+        return False
+    index.write_text(text[: end + 5] + link + text[end + 5:], encoding="utf-8")
+    return True
+
+
 def _on_build_finished(app, exc) -> None:
     if exc is None and app.builder.format == "html":
-        copy_mathjax(Path(app.outdir))
+        modules = node_modules(Path(app.srcdir))
+        if modules is None:
+            copy_mathjax(Path(app.outdir))
+        else:
+            typeset_math(Path(app.outdir), modules)
         trim_theme_assets(Path(app.outdir))
+        fix_accessibility(Path(app.outdir))
+        link_pdf(Path(app.outdir), Path(app.srcdir) / PDF_BUILD)
 
 
 def _drop_thebe(app, pagename, templatename, context, doctree) -> None:
