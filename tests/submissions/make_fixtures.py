@@ -170,8 +170,10 @@ def penalty_grad(theta, lam, centre):
 KILL_EVERYONE = '''import os
 import signal
 
+# Only where pid 1 is bubblewrap's: this fixture must never be graded with --no-sandbox on a real machine.
+inside = open("/proc/1/cmdline", "rb").read().split(b"\\0")[0].endswith(b"bwrap")
 killed = []
-for entry in os.listdir("/proc"):
+for entry in os.listdir("/proc") if inside else []:
     if entry.isdigit() and int(entry) != os.getpid():
         try:
             signal.pidfd_send_signal(os.pidfd_open(int(entry)), signal.SIGKILL)

@@ -12,7 +12,7 @@ import sys
 import time
 
 from l2bayes.grading.batch import GraderBusy, grade_batch, merge
-from l2bayes.grading.sandbox import Limits, SandboxUnavailable
+from l2bayes.grading.sandbox import Limits, Runner, SandboxUnavailable
 
 PROG = "python -m l2bayes.grade"
 
@@ -43,6 +43,10 @@ def _grade_parser() -> argparse.ArgumentParser:
     parser.add_argument("--fresh", action="store_true", help="grade again even where a record exists (new seed)")
     parser.add_argument("--no-sandbox", action="store_true",
                         help="grade without bubblewrap: only for trusted submissions (the CSV says sandbox=none)")
+    parser.add_argument("--no-pool", action="store_true",
+                        help="a fresh sandbox and interpreter for every submission, instead of one sandbox per job "
+                             "whose pre-imported worker forks a child per submission (slower, for the torch chapters "
+                             "much slower)")
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
     return parser
 
@@ -91,7 +95,7 @@ def main(argv=None) -> int:
         records = grade_batch(
             args.submissions, out=args.out, chapter=args.chapter, ids=args.ids, results_dir=args.results,
             seed=args.seed, jobs=args.jobs, limits=limits, chapters=args.chapters, fresh=args.fresh,
-            sandbox=not args.no_sandbox, shard=args.shard, on_record=progress,
+            sandbox=Runner(sandbox=not args.no_sandbox, pool=not args.no_pool), shard=args.shard, on_record=progress,
         )
     except GraderBusy as exc:
         print(f"error: {exc}", file=sys.stderr)
