@@ -112,6 +112,7 @@ GOOD = {"label": "x", "statement": "x is one", "method": "exact rationals", "err
 def test_claim_problems_names_each_defect(change, problem):
     assert claim_problems(GOOD) == []
     assert claim_problems({**GOOD, "tolerance": 1e-3, "error": 1e-4, "reason": "Monte Carlo"}) == []
+    assert claim_problems({**GOOD, "tolerance": 30.0, "error": 2.0, "kind": "below"}) == []  # a bound is the claim
     found = claim_problems({**GOOD, **change})
     assert any(problem in p for p in found), found
 
@@ -119,7 +120,7 @@ def test_claim_problems_names_each_defect(change, problem):
 def test_recorded_claims_pass_or_fail_the_rules():
     before = len(LEDGER)
     assert_close(1.0, 1.0 + 1e-4, rtol=1e-3, what="loose", method="a second solver", statement="s")
-    assert_below(0.5, 1.0, what="bound", method="direct count", statement="s", reason="the claim is the bound")
+    assert_below(0.5, 1.0, what="bound", method="direct count", statement="s")
     assert_close(2.0, 2.0, what="bare")
     loose, bound, bare = LEDGER[before:]
     assert any("has no reason" in p for p in claim_problems(loose))

@@ -32,8 +32,8 @@ LIMITS = Limits(exercise_seconds=2.0, cell_seconds=3.0, submission_seconds=30.0,
 # sandbox makes in the system temp directory: that file must never appear.
 ESCAPE_TARGET = Path(tempfile.gettempdir()) / "l2bayes-escape-test"
 
-PG, NLP, MSE = "ch01-penalty-grad", "ch01-neg-log-prior", "ch01-mse-weight-decay"
-FULL = {PG: (1.0, "passed all"), NLP: (1.0, "passed all"), MSE: (1.0, "passed all")}
+PG, NLP, MSE, PRIOR = "ch01-penalty-grad", "ch01-neg-log-prior", "ch01-mse-weight-decay", "ch01-prior-from-weight-decay"
+FULL = {PG: (1.0, "passed all"), NLP: (1.0, "passed all"), MSE: (1.0, "passed all"), PRIOR: (1.0, "passed all")}
 PARTIAL = "partial"
 
 # submission -> exercise -> (points, or PARTIAL for 0 < points < 1; text the feedback must contain).
@@ -97,7 +97,7 @@ def graded(tmp_path_factory):
 def test_each_submission_loses_only_what_it_breaks(graded, name):
     records, _ = graded
     got = {e["exercise"]: e for e in records[name]["exercises"]}
-    assert list(got) == [PG, NLP, MSE]
+    assert list(got) == [PG, NLP, MSE, PRIOR]
     for exercise, (points, text) in {**FULL, **EXPECTED[name]}.items():
         entry = got[exercise]
         if points == PARTIAL:
@@ -124,10 +124,10 @@ def test_nothing_escaped_the_sandbox(graded):
 def test_the_csv_has_a_row_per_submission_and_exercise(graded):
     records, out = graded
     rows = list(csv.DictReader(out.open(encoding="utf-8")))
-    assert len(rows) == 3 * len(EXPECTED)
+    assert len(rows) == len(FULL) * len(EXPECTED)
     assert set(rows[0]) == {"submission", "exercise", "points", "max_points", "feedback"}
     correct = [r for r in rows if Path(r["submission"]).stem == "correct"]
-    assert [float(r["points"]) for r in correct] == [1.0, 1.0, 1.0]
+    assert [float(r["points"]) for r in correct] == [1.0] * len(FULL)
     assert sorted(p.name for p in out.with_name("grades_json").iterdir()) == sorted(
         record_path(out.with_name("grades_json"), SUBMISSIONS / f"{n}.ipynb").name for n in EXPECTED
     )
@@ -156,7 +156,7 @@ def test_a_batch_resumes_where_it_stopped(tmp_path):
     records = grade_batch(subs, out=out, jobs=2, limits=LIMITS, chapters=CHAPTERS,
                           on_record=lambda r, reused: log.append((Path(r["submission"]).stem, reused)))
     assert dict(log) == {seen[0]: True, **{s.stem: False for s in subs if s.stem != seen[0]}}
-    assert [r["points"] for r in records] == [3.0, 0.0, 0.0]
+    assert [r["points"] for r in records] == [4.0, 0.0, 1.0]  # wrong_type's prior_std_answer is right
     assert not [p for p in results.iterdir() if p.suffix != ".json"]  # no temporary files left
     log.clear()
     grade_batch(subs, out=out, jobs=2, limits=LIMITS, chapters=CHAPTERS, fresh=True,
@@ -170,8 +170,8 @@ def test_the_command_line(tmp_path):
            "--out", str(out), "--chapters", str(CHAPTERS), "--timeout", "2"]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert "correct.ipynb: 3/3" in done.stderr and "stub.ipynb: 0/3" in done.stderr
-    assert len(list(csv.DictReader(out.open()))) == 6
+    assert "correct.ipynb: 4/4" in done.stderr and "stub.ipynb: 0/4" in done.stderr
+    assert len(list(csv.DictReader(out.open()))) == 2 * len(FULL)
     assert len(list((tmp_path / "g_json").glob("*.json"))) == 2
     bad = subprocess.run([*cmd[:5], "--out", str(out), "--exercise", "ch99-nope", "--chapters", str(CHAPTERS)],
                          capture_output=True, text=True, timeout=120)

@@ -94,8 +94,10 @@ def claim_problems(claim: dict) -> list[str]:
 
     A claim must say which sentence it backs (``statement``) and how the reference
     value was computed independently (``method``, a phrase rather than a word),
-    its error must not exceed its tolerance, and a tolerance looser than
-    :data:`STRICT_TOLERANCE` must come with a ``reason``.
+    its error must not exceed its tolerance, and an agreement (:func:`assert_close`)
+    with a tolerance looser than :data:`STRICT_TOLERANCE` must come with a
+    ``reason``. A bound (:func:`assert_below`) is the claim itself, in the units
+    of the quantity bounded, so its size needs no reason.
     """
     problems = []
     for key in ("label", "statement", "method"):
@@ -112,7 +114,8 @@ def claim_problems(claim: dict) -> list[str]:
         if error > tolerance:
             problems.append(f"error {error:.3g} exceeds the tolerance {tolerance:.3g}")
         reason = claim.get("reason")
-        if tolerance > STRICT_TOLERANCE and not (isinstance(reason, str) and reason.strip()):
+        loose = tolerance > STRICT_TOLERANCE and claim.get("kind", "close") == "close"
+        if loose and not (isinstance(reason, str) and reason.strip()):
             problems.append(f"tolerance {tolerance:.3g} is looser than {STRICT_TOLERANCE:g} and has no reason")
     return problems
 
