@@ -54,3 +54,11 @@ def test_assert_below():
         assert_below(2.0, 1.0, what="two below one")
     with pytest.raises(AssertionError, match="non-finite"):
         assert_below(np.nan, 1.0, what="nan")
+
+
+def test_a_claim_that_relies_on_atol_records_atol():
+    from l2bayes.testing import LEDGER
+    assert_close(0.02, 0.0, atol=0.05, what="grid", method="a grid", statement="s", reason="grid spacing")
+    entry = LEDGER[-1]
+    assert entry["tolerance"] == 0.05 and entry["atol"] == 0.05 and entry["rtol"] == 1e-12
+    assert abs(entry["error"] - 0.02) < 1e-12

@@ -207,6 +207,7 @@ def all_claims(env, builder) -> list[dict]:
         for claim in _claims_store(env)[docname]:
             entry = {"chapter": docname.rsplit("/", 1)[-1], "title": title, "page": docname}
             entry.update({key: claim.get(key) for key in CLAIM_KEYS})
+            entry.update({key: claim[key] for key in ("rtol", "atol") if key in claim})
             entry["cell"] = claim.get("cell")
             entry["url"] = f"{builder.get_target_uri(docname)}#{claim['anchor']}"
             out.append(entry)

@@ -55,8 +55,8 @@ def max_rel_diff(actual, desired) -> float:
 
 
 def record_claim(*, what: str, method: str | None, statement: str | None, error: float,
-                 tolerance: float, reason: str | None, kind: str) -> dict:
-    """Append one claim to :data:`LEDGER` and return it."""
+                 tolerance: float, reason: str | None, kind: str, **extra) -> dict:
+    """Append one claim to :data:`LEDGER` and return it (``extra``: more JSON-able fields)."""
     entry = {
         "label": what,
         "statement": statement,
@@ -65,6 +65,7 @@ def record_claim(*, what: str, method: str | None, statement: str | None, error:
         "tolerance": float(tolerance),
         "reason": reason,
         "kind": kind,
+        **extra,
     }
     LEDGER.append(entry)
     _display_claim(entry)
@@ -152,15 +153,17 @@ def assert_close(actual, desired, *, rtol: float = 1e-12, atol: float = 0.0, wha
     err = np.abs(a - d)
     bound = atol + rtol * np.abs(d)
     # The recorded error is in the units of the tolerance: the largest
-    # err / (atol + rtol |d|) scaled back to rtol (or atol when rtol is 0).
-    tolerance = rtol if rtol > 0 else atol
+    # err / (atol + rtol |d|) scaled back to the larger of rtol and atol, so a
+    # check that relies on atol (a zero target, a grid's spacing) is recorded
+    # with the tolerance it actually has, not with the default rtol.
+    tolerance = max(rtol, atol)
     if a.size:
         ratio = float(np.max(err / np.maximum(bound, np.finfo(np.float64).tiny)))
         error = ratio * tolerance
     else:
         error = 0.0
     record_claim(what=what, method=method, statement=statement, error=error, tolerance=tolerance,
-                 reason=reason, kind="close")
+                 reason=reason, kind="close", rtol=float(rtol), atol=float(atol))
     if np.any(err > bound):
         worst = int(np.argmax(err - bound))
         raise AssertionError(
