@@ -182,4 +182,6 @@ def test_the_summary_states_the_range_of_tolerances():
               {**GOOD, "chapter": "02_y", "kind": "below", "tolerance": 3.0}]
     text = claims_summary(claims)
     assert text.startswith("3 claims in 2 chapters") and "from 1e-12 to 0.05" in text and "1 as bounds" in text
-    assert "1 at 1e-06 or tighter" in text
+    assert "1 at 1e-06 or tighter; 0 of the 1 looser ones say why" in text
+    claims[1]["reason"] = "a grid"
+    assert "every looser one says why" in claims_summary(claims)

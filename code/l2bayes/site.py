@@ -238,13 +238,17 @@ def claims_summary(claims) -> str:
     """One sentence on the ledger: the number of claims and the range of their tolerances."""
     if not claims:
         return "No claim has been recorded."
-    tolerances = [c["tolerance"] for c in claims if c["kind"] == "close"]
+    agreements = [c for c in claims if c["kind"] == "close"]
+    tolerances = [c["tolerance"] for c in agreements]
     strict = sum(t <= STRICT_TOLERANCE for t in tolerances)
+    loose = [c for c in agreements if c["tolerance"] > STRICT_TOLERANCE]
+    explained = sum(bool((c.get("reason") or "").strip()) for c in loose)
+    why = "every looser one says why" if explained == len(loose) else f"{explained} of the {len(loose)} looser ones say why"
     chapters = len({c["chapter"] for c in claims})
     text = f"{len(claims)} claims in {chapters} chapters are checked, {len(tolerances)} of them as agreements"
     if tolerances:
         text += (f" with tolerances from {_format_number(min(tolerances))} to {_format_number(max(tolerances))}"
-                 f" ({strict} at {STRICT_TOLERANCE:g} or tighter; every looser one says why)")
+                 f" ({strict} at {STRICT_TOLERANCE:g} or tighter; {why})")
     return text + f" and {len(claims) - len(tolerances)} as bounds."
 
 
