@@ -257,8 +257,8 @@ def _format_number(x) -> str:
 
 
 def _claims_table(claims, relative_uri) -> nodes.table:
-    table = nodes.table(classes=["claims-table"])
-    widths = (30, 30, 12, 28)
+    table = nodes.table(classes=["claims-table", "colwidths-given"])
+    widths = (38, 37, 25)
     group = nodes.tgroup(cols=len(widths))
     table += group
     for width in widths:
@@ -266,7 +266,7 @@ def _claims_table(claims, relative_uri) -> nodes.table:
     head = nodes.thead()
     group += head
     header = nodes.row()
-    for text in ("Claim", "Checked against", "Error / tolerance", "Why this tolerance"):
+    for text in ("Claim", "Checked against", "Error ≤ tolerance, and why"):
         header += nodes.entry("", nodes.paragraph(text=text))
     head += header
     body = nodes.tbody()
@@ -280,9 +280,11 @@ def _claims_table(claims, relative_uri) -> nodes.table:
         row += first
         row += nodes.entry("", nodes.paragraph(text=claim["method"] or "(no method)"))
         relation = "≤" if claim["error"] <= claim["tolerance"] else ">"
-        row += nodes.entry("", nodes.paragraph(
+        last = nodes.entry("", nodes.paragraph(
             text=f"{_format_number(claim['error'])} {relation} {_format_number(claim['tolerance'])}"))
-        row += nodes.entry("", nodes.paragraph(text=claim["reason"] or ""))
+        if claim["reason"]:
+            last += nodes.paragraph(text=claim["reason"])
+        row += last
         body += row
     return table
 
