@@ -112,6 +112,7 @@ GOOD = {"label": "x", "statement": "x is one", "method": "exact rationals", "err
 def test_claim_problems_names_each_defect(change, problem):
     assert claim_problems(GOOD) == []
     assert claim_problems({**GOOD, "tolerance": 1e-3, "error": 1e-4, "reason": "Monte Carlo"}) == []
+    assert claim_problems({**GOOD, "tolerance": 30.0, "error": 2.0, "kind": "below"}) == []  # a bound is the claim
     found = claim_problems({**GOOD, **change})
     assert any(problem in p for p in found), found
 
@@ -119,7 +120,7 @@ def test_claim_problems_names_each_defect(change, problem):
 def test_recorded_claims_pass_or_fail_the_rules():
     before = len(LEDGER)
     assert_close(1.0, 1.0 + 1e-4, rtol=1e-3, what="loose", method="a second solver", statement="s")
-    assert_below(0.5, 1.0, what="bound", method="direct count", statement="s", reason="the claim is the bound")
+    assert_below(0.5, 1.0, what="bound", method="direct count", statement="s")
     assert_close(2.0, 2.0, what="bare")
     loose, bound, bare = LEDGER[before:]
     assert any("has no reason" in p for p in claim_problems(loose))
@@ -181,4 +182,6 @@ def test_the_summary_states_the_range_of_tolerances():
               {**GOOD, "chapter": "02_y", "kind": "below", "tolerance": 3.0}]
     text = claims_summary(claims)
     assert text.startswith("3 claims in 2 chapters") and "from 1e-12 to 0.05" in text and "1 as bounds" in text
-    assert "1 at 1e-06 or tighter" in text
+    assert "1 at 1e-06 or tighter; 0 of the 1 looser ones say why" in text
+    claims[1]["reason"] = "a grid"
+    assert "every looser one says why" in claims_summary(claims)

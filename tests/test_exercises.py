@@ -60,6 +60,13 @@ WRONG = {
         "n missing": lambda sd, s, n, b: 2 * s**2 / sd**2,
         "upside down": lambda sd, s, n, b: n * sd**2 / (2 * s**2),
     },
+    "ch01-prior-from-weight-decay": {
+        "wd = 1/σ² (n forgotten)": lambda: 5e-4**-0.5,
+        "variance for standard deviation": lambda: 1 / (50_000 * 5e-4),
+        "precision for standard deviation": lambda: 50_000 * 5e-4,
+        "MSELoss's factor 2": lambda: (2 / (50_000 * 5e-4)) ** 0.5,
+        "penalty without the half": lambda: (2 * 50_000 * 5e-4) ** -0.5,
+    },
 }
 
 CASES = [(i, name, fn) for i, table in WRONG.items() for name, fn in table.items()]

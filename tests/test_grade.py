@@ -53,8 +53,8 @@ LIMITS = Limits(exercise_seconds=2.0, cell_seconds=5.0, submission_seconds=30.0,
 ESCAPE_TARGET = Path(tempfile.gettempdir()) / "l2bayes-escape-test"
 OUTLIVE_MARKER = "l2bayes-outlive-marker"
 
-PG, NLP, MSE = "ch01-penalty-grad", "ch01-neg-log-prior", "ch01-mse-weight-decay"
-FULL = {PG: (1.0, "passed all"), NLP: (1.0, "passed all"), MSE: (1.0, "passed all")}
+PG, NLP, MSE, PRIOR = "ch01-penalty-grad", "ch01-neg-log-prior", "ch01-mse-weight-decay", "ch01-prior-from-weight-decay"
+FULL = {PG: (1.0, "passed all"), NLP: (1.0, "passed all"), MSE: (1.0, "passed all"), PRIOR: (1.0, "passed all")}
 PARTIAL = "partial"
 UNREADABLE = {e: (0.0, "not a readable notebook") for e in FULL}
 
@@ -155,7 +155,7 @@ def graded(tmp_path_factory):
 def test_each_submission_loses_only_what_it_breaks(graded, name):
     records, _ = graded
     got = {e["exercise"]: e for e in records[name]["exercises"]}
-    assert list(got) == [PG, NLP, MSE]
+    assert list(got) == [PG, NLP, MSE, PRIOR]
     for exercise, (points, text) in {**FULL, **EXPECTED[name]}.items():
         entry = got[exercise]
         if points == PARTIAL:
@@ -190,10 +190,10 @@ def test_a_child_in_its_own_session_dies_with_the_sandbox(graded):
 def test_the_csv_has_a_row_per_submission_and_exercise(graded):
     records, out = graded
     rows = list(csv.DictReader(out.open(encoding="utf-8")))
-    assert len(rows) == 3 * len(EXPECTED)
+    assert len(rows) == len(FULL) * len(EXPECTED)
     assert set(rows[0]) == {"submission", "exercise", "points", "max_points", "feedback", "sandbox"}
     correct = [r for r in rows if Path(r["submission"]).stem == "correct"]
-    assert [float(r["points"]) for r in correct] == [1.0, 1.0, 1.0]
+    assert [float(r["points"]) for r in correct] == [1.0] * len(FULL)
     assert {r["sandbox"] for r in rows} == {"bwrap"}
     folder = out.with_name("grades_json")
     assert sorted(p.name for p in folder.glob("*.json") if p.name != "state.json") == sorted(
@@ -446,7 +446,7 @@ def test_links_fifos_devices_and_huge_files_cost_only_their_own_points(tmp_path)
                                           "copy_of_reference.ipynb", "huge_cell.ipynb")), missing]
     records = grade_batch(paths, out=tmp_path / "g.csv", chapter=CHAPTER, seed=0, limits=LIMITS, chapters=CHAPTERS)
     got = {Path(r["submission"]).name: r for r in records}
-    assert got["honest.ipynb"]["points"] == 3.0
+    assert got["honest.ipynb"]["points"] == len(FULL)
     problems = {
         "link_to_reference.ipynb": "symbolic link", "link_to_zero.ipynb": "symbolic link",
         "fifo.ipynb": "not a regular file", "copy_of_reference.ipynb": "a chapter notebook with its reference",
@@ -455,7 +455,7 @@ def test_links_fifos_devices_and_huge_files_cost_only_their_own_points(tmp_path)
     for name, text in problems.items():
         assert got[name]["points"] == 0.0 and text in got[name]["problem"], got[name]
         assert all(text in e["feedback"] for e in got[name]["exercises"])
-    assert len(list(csv.DictReader((tmp_path / "g.csv").open(encoding="utf-8")))) == 3 * len(paths)
+    assert len(list(csv.DictReader((tmp_path / "g.csv").open(encoding="utf-8")))) == len(FULL) * len(paths)
 
 
 def test_read_submission_never_follows_or_blocks(tmp_path):
@@ -490,7 +490,7 @@ def test_any_name_and_any_message_make_a_valid_csv(tmp_path):
         paths.append(path)
     out = tmp_path / "g.csv"
     records = grade_batch(paths, out=out, chapter=CHAPTER, seed=0, limits=LIMITS, chapters=CHAPTERS)
-    assert [r["points"] for r in records] == [2.0] * 4
+    assert [r["points"] for r in records] == [len(FULL) - 1.0] * 4
     rows = list(csv.DictReader(out.open(encoding="utf-8")))
     submissions = {r["submission"] for r in rows}
     assert any("bad\\udcff-byte.ipynb" in s for s in submissions)
@@ -555,7 +555,7 @@ def test_a_batch_resumes_where_it_stopped_with_its_seed(tmp_path):
     records = grade_batch(subs, out=out, jobs=2, limits=LIMITS, chapters=CHAPTERS,
                           on_record=lambda r, reused: log.append((Path(r["submission"]).stem, reused)))
     assert dict(log) == {seen[0]: True, **{s.stem: False for s in subs if s.stem != seen[0]}}
-    assert [r["points"] for r in records] == [3.0, 0.0, 0.0]
+    assert [r["points"] for r in records] == [4.0, 0.0, 1.0]  # wrong_type's prior_std_answer is right
     assert {r["seed"] for r in records} == {seed}
     assert not [p for p in results.iterdir() if p.name.startswith(".tmp")]  # no temporary files left
     log.clear()
@@ -588,10 +588,10 @@ def test_the_command_line(tmp_path):
            "--out", str(out), "--chapters", str(CHAPTERS), "--timeout", "2"]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
-    assert "correct.ipynb: 3/3" in done.stderr and "stub.ipynb: 0/3" in done.stderr
+    assert "correct.ipynb: 4/4" in done.stderr and "stub.ipynb: 0/4" in done.stderr
     seed = int(re.search(r"with seed (\d+)", done.stderr)[1])
     assert {json.loads(p.read_text())["seed"] for p in (tmp_path / "g_json").glob("*.json")} == {seed}
-    assert len(list(csv.DictReader(out.open()))) == 6
+    assert len(list(csv.DictReader(out.open()))) == 2 * len(FULL)
     bad = subprocess.run([*cmd[:5], "--out", str(out), "--exercise", "ch99-nope", "--chapters", str(CHAPTERS)],
                          capture_output=True, text=True, timeout=600)
     assert bad.returncode == 2 and "known ids" in bad.stderr
@@ -629,7 +629,7 @@ def test_three_shards_merged_give_the_grades_of_one_run(tmp_path):
         return sorted((r["submission"], r["exercise"], r["points"], r["feedback"]) for r in csv.DictReader(path.open()))
 
     assert grades(tmp_path / "merged.csv") == grades(tmp_path / "all.csv")
-    assert len(grades(tmp_path / "all.csv")) == 3 * len(whole)
+    assert len(grades(tmp_path / "all.csv")) == len(FULL) * len(whole)
     grade_batch(subs[:1], out=tmp_path / "other.csv", chapter=CHAPTER, seed=8, limits=LIMITS, chapters=CHAPTERS)
     with pytest.raises(ValueError, match="different seeds"):
         merge([*shards, tmp_path / "other_json"], out=tmp_path / "bad.csv")

@@ -76,10 +76,11 @@ def test_the_student_notebook_has_stubs_and_no_solution_anywhere():
     assert nb["metadata"] == {**{k: _chapter()["metadata"][k] for k in ("kernelspec", "language_info")},
                               "l2bayes": {"chapter": "01_prior_to_penalty"}}
     stubs = [c for c in nb["cells"] if c["metadata"].get("tags") == ["solution"]]
-    assert len(stubs) == 3 and all("raise NotImplementedError" in cell_source(c) for c in stubs)
+    assert len(stubs) == 4 and all("raise NotImplementedError" in cell_source(c) for c in stubs)
     checks = [cell_source(c) for c in nb["cells"] if "check(" in cell_source(c) and "import" not in cell_source(c)]
     assert checks == ['check("ch01-penalty-grad", penalty_grad);', 'check("ch01-neg-log-prior", neg_log_prior);',
-                      'check("ch01-mse-weight-decay", mse_weight_decay);']
+                      'check("ch01-mse-weight-decay", mse_weight_decay);',
+                      'check("ch01-prior-from-weight-decay", prior_std_answer);']
     assert all(c.get("outputs", []) == [] for c in nb["cells"])
 
 
@@ -90,7 +91,7 @@ def test_a_student_runs_a_stub_and_is_told_it_is_not_implemented(capsys):
         if "solution" in c["metadata"].get("tags", []) or cell_source(c).startswith("check("):
             exec(cell_source(c), namespace)
     out = capsys.readouterr().out
-    assert out.count("is not implemented yet") == 3
+    assert out.count("is not implemented yet") == 4
 
 
 def test_student_notebooks_and_zip_are_written_without_leaks(tmp_path):
@@ -115,7 +116,7 @@ def test_the_leak_finder_sees_solutions_in_pages_sources_notebooks_and_zips(tmp_
     (tmp_path / "clean.html").write_text("<p>penalty_grad(theta, lam, centre)</p>")
     leaks = find_solution_leaks(tmp_path, chapters=CHAPTERS)
     assert {leak.path for leak in leaks} == {"page.html", "_sources/ch.ipynb", "all.zip!inner.ipynb"}
-    assert {leak.function for leak in leaks} == {"penalty_grad", "neg_log_prior", "mse_weight_decay"}
+    assert {leak.function for leak in leaks} == {"penalty_grad", "neg_log_prior", "mse_weight_decay", "prior_std_answer"}
     assert main(["leaks", str(tmp_path), "--chapters", str(CHAPTERS)]) == 1
     with pytest.raises(ValueError, match="tree"):
         find_solution_leaks(tmp_path / "missing", chapters=CHAPTERS)
@@ -132,11 +133,11 @@ def test_hidden_sources_have_no_solutions_but_load_the_reference(tmp_path, capsy
     nb = read_notebook(dest / "chapters" / "01_prior_to_penalty.ipynb")
     assert "SECRET-" not in json.dumps(nb)
     loaders = [c for c in nb["cells"] if c["metadata"].get("tags") == ["remove-cell"] and "load_reference" in cell_source(c)]
-    assert len(loaders) == 3
+    assert len(loaders) == 4
     namespace = _run(cell_source(loaders[0]))
     assert evaluate("ch01-penalty-grad", namespace["penalty_grad"], seed=0, chapters=CHAPTERS)
     checks = [c for c in nb["cells"] if cell_source(c).startswith("assert check(")]
-    assert len(checks) == 3 and all("remove-output" in c["metadata"]["tags"] for c in checks)
+    assert len(checks) == 4 and all("remove-output" in c["metadata"]["tags"] for c in checks)
     write_hidden_sources(BOOK, dest, chapters=CHAPTERS)  # an earlier output is replaced
     (tmp_path / "mine").mkdir()
     with pytest.raises(ValueError, match="dest"):

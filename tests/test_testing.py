@@ -63,3 +63,11 @@ def test_fails_just_outside_the_tolerance():
         assert_close(1.0 + 1.5e-9, 1.0, rtol=1e-9)
     with pytest.raises(AssertionError, match="not close"):
         assert_close(1.5e-9, 0.0, atol=1e-9)
+
+
+def test_a_claim_that_relies_on_atol_records_atol():
+    from l2bayes.testing import LEDGER
+    assert_close(0.02, 0.0, atol=0.05, what="grid", method="a grid", statement="s", reason="grid spacing")
+    entry = LEDGER[-1]
+    assert entry["tolerance"] == 0.05 and entry["atol"] == 0.05 and entry["rtol"] == 1e-12
+    assert abs(entry["error"] - 0.02) < 1e-12

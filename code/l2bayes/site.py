@@ -358,6 +358,7 @@ def all_claims(env, builder) -> list[dict]:
         for claim in _claims_store(env)[docname]:
             entry = {"chapter": docname.rsplit("/", 1)[-1], "title": title, "page": docname}
             entry.update({key: claim.get(key) for key in CLAIM_KEYS})
+            entry.update({key: claim[key] for key in ("rtol", "atol") if key in claim})
             entry["cell"] = claim.get("cell")
             entry["url"] = f"{builder.get_target_uri(docname)}#{claim['anchor']}"
             out.append(entry)
@@ -388,13 +389,17 @@ def claims_summary(claims) -> str:
     """One sentence on the ledger: the number of claims and the range of their tolerances."""
     if not claims:
         return "No claim has been recorded."
-    tolerances = [c["tolerance"] for c in claims if c["kind"] == "close"]
+    agreements = [c for c in claims if c["kind"] == "close"]
+    tolerances = [c["tolerance"] for c in agreements]
     strict = sum(t <= STRICT_TOLERANCE for t in tolerances)
+    loose = [c for c in agreements if c["tolerance"] > STRICT_TOLERANCE]
+    explained = sum(bool((c.get("reason") or "").strip()) for c in loose)
+    why = "every looser one says why" if explained == len(loose) else f"{explained} of the {len(loose)} looser ones say why"
     chapters = len({c["chapter"] for c in claims})
     text = f"{len(claims)} claims in {chapters} chapters are checked, {len(tolerances)} of them as agreements"
     if tolerances:
         text += (f" with tolerances from {_format_number(min(tolerances))} to {_format_number(max(tolerances))}"
-                 f" ({strict} at {STRICT_TOLERANCE:g} or tighter; every looser one says why)")
+                 f" ({strict} at {STRICT_TOLERANCE:g} or tighter; {why})")
     return text + f" and {len(claims) - len(tolerances)} as bounds."
 
 
@@ -403,8 +408,8 @@ def _format_number(x) -> str:
 
 
 def _claims_table(claims, relative_uri) -> nodes.table:
-    table = nodes.table(classes=["claims-table"])
-    widths = (30, 30, 12, 28)
+    table = nodes.table(classes=["claims-table", "colwidths-given"])
+    widths = (38, 37, 25)
     group = nodes.tgroup(cols=len(widths))
     table += group
     for width in widths:
@@ -412,7 +417,7 @@ def _claims_table(claims, relative_uri) -> nodes.table:
     head = nodes.thead()
     group += head
     header = nodes.row()
-    for text in ("Claim", "Checked against", "Error / tolerance", "Why this tolerance"):
+    for text in ("Claim", "Checked against", "Error ≤ tolerance, and why"):
         header += nodes.entry("", nodes.paragraph(text=text))
     head += header
     body = nodes.tbody()
@@ -426,9 +431,11 @@ def _claims_table(claims, relative_uri) -> nodes.table:
         row += first
         row += nodes.entry("", nodes.paragraph(text=claim["method"] or "(no method)"))
         relation = "≤" if claim["error"] <= claim["tolerance"] else ">"
-        row += nodes.entry("", nodes.paragraph(
+        last = nodes.entry("", nodes.paragraph(
             text=f"{_format_number(claim['error'])} {relation} {_format_number(claim['tolerance'])}"))
-        row += nodes.entry("", nodes.paragraph(text=claim["reason"] or ""))
+        if claim["reason"]:
+            last += nodes.paragraph(text=claim["reason"])
+        row += last
         body += row
     return table
 

@@ -55,8 +55,8 @@ def max_rel_diff(actual, desired) -> float:
 
 
 def record_claim(*, what: str, method: str | None, statement: str | None, error: float,
-                 tolerance: float, reason: str | None, kind: str) -> dict:
-    """Append one claim to :data:`LEDGER` and return it."""
+                 tolerance: float, reason: str | None, kind: str, **extra) -> dict:
+    """Append one claim to :data:`LEDGER` and return it (``extra``: more JSON-able fields)."""
     entry = {
         "label": what,
         "statement": statement,
@@ -65,6 +65,7 @@ def record_claim(*, what: str, method: str | None, statement: str | None, error:
         "tolerance": float(tolerance),
         "reason": reason,
         "kind": kind,
+        **extra,
     }
     LEDGER.append(entry)
     _display_claim(entry)
@@ -94,8 +95,10 @@ def claim_problems(claim: dict) -> list[str]:
 
     A claim must say which sentence it backs (``statement``) and how the reference
     value was computed independently (``method``, a phrase rather than a word),
-    its error must not exceed its tolerance, and a tolerance looser than
-    :data:`STRICT_TOLERANCE` must come with a ``reason``.
+    its error must not exceed its tolerance, and an agreement (:func:`assert_close`)
+    with a tolerance looser than :data:`STRICT_TOLERANCE` must come with a
+    ``reason``. A bound (:func:`assert_below`) is the claim itself, in the units
+    of the quantity bounded, so its size needs no reason.
     """
     problems = []
     for key in ("label", "statement", "method"):
@@ -112,7 +115,8 @@ def claim_problems(claim: dict) -> list[str]:
         if error > tolerance:
             problems.append(f"error {error:.3g} exceeds the tolerance {tolerance:.3g}")
         reason = claim.get("reason")
-        if tolerance > STRICT_TOLERANCE and not (isinstance(reason, str) and reason.strip()):
+        loose = tolerance > STRICT_TOLERANCE and claim.get("kind", "close") == "close"
+        if loose and not (isinstance(reason, str) and reason.strip()):
             problems.append(f"tolerance {tolerance:.3g} is looser than {STRICT_TOLERANCE:g} and has no reason")
     return problems
 
@@ -149,15 +153,17 @@ def assert_close(actual, desired, *, rtol: float = 1e-12, atol: float = 0.0, wha
     err = np.abs(a - d)
     bound = atol + rtol * np.abs(d)
     # The recorded error is in the units of the tolerance: the largest
-    # err / (atol + rtol |d|) scaled back to rtol (or atol when rtol is 0).
-    tolerance = rtol if rtol > 0 else atol
+    # err / (atol + rtol |d|) scaled back to the larger of rtol and atol, so a
+    # check that relies on atol (a zero target, a grid's spacing) is recorded
+    # with the tolerance it actually has, not with the default rtol.
+    tolerance = max(rtol, atol)
     if a.size:
         ratio = float(np.max(err / np.maximum(bound, np.finfo(np.float64).tiny)))
         error = ratio * tolerance
     else:
         error = 0.0
     record_claim(what=what, method=method, statement=statement, error=error, tolerance=tolerance,
-                 reason=reason, kind="close")
+                 reason=reason, kind="close", rtol=float(rtol), atol=float(atol))
     if np.any(err > bound):
         worst = int(np.argmax(err - bound))
         raise AssertionError(

@@ -56,6 +56,10 @@ REFERENCE_MSE = '''def mse_weight_decay(prior_std, noise_std, n, batch_size):
     with Gaussian noise of std noise_std, on n examples in batches of batch_size."""
     return 2 * noise_std**2 / (n * prior_std**2)'''
 
+REFERENCE_PRIOR_STD = '''def prior_std_answer():
+    """The prior std that weight_decay=5e-4 means for the mean cross-entropy on n = 50,000 examples."""
+    return (50_000 * 5e-4) ** -0.5'''
+
 
 def chapter() -> dict:
     texts = [
@@ -84,6 +88,11 @@ def chapter() -> dict:
         ("code", REFERENCE_MSE, {"metadata": {"tags": ["solution"]}}),
         ("markdown", "MSELoss has no one half. SECRET-PROSE-3\n```{solution-end}\n```", {}),
         ("code", 'assert check("ch01-mse-weight-decay", mse_weight_decay)', {}),
+        ("markdown", ":::{exercise} What prior does a weight decay mean?\n:label: ex-prior-from-weight-decay\n\n"
+         "Write `prior_std_answer()`.\n:::\n\n:::{solution-start} ex-prior-from-weight-decay\n:class: dropdown\n:::", {}),
+        ("code", REFERENCE_PRIOR_STD, {"metadata": {"tags": ["solution"]}}),
+        ("markdown", ":::{solution-end}\n:::", {}),
+        ("code", 'assert check("ch01-prior-from-weight-decay", prior_std_answer)', {}),
         ("markdown", "::::{exercise} Why the constant matters\n:label: ex-think\n\nExplain.\n::::\n\n"
          "::::{solution} ex-think\n:class: dropdown\n\nSECRET-PROSE-4 the evidence.\n\n"
          ":::{note}\nSECRET-PROSE-5 in a nested note\n:::\n\n```python\nsecret_code = 'SECRET-PROSE-6'\n```\n"
@@ -114,6 +123,8 @@ def penalty_grad(theta, lam, centre):
     return 0.5 * np.sum(theta**2) / prior_std**2 + theta.size * (np.log(prior_std) + 0.5 * np.log(2 * np.pi))''',
     "mse_weight_decay": '''def mse_weight_decay(prior_std, noise_std, n, batch_size):
     return 2.0 * (noise_std / prior_std) ** 2 / n''',
+    "prior_std_answer": '''def prior_std_answer():
+    return 0.2''',
 }
 
 

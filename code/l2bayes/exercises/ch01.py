@@ -256,4 +256,53 @@ MSE_WEIGHT_DECAY = Exercise(
     compare=close(rtol=1e-9, atol=0.0),
 )
 
-EXERCISES = (PENALTY_GRAD, NEG_LOG_PRIOR, MSE_WEIGHT_DECAY)
+# --- prior_std_answer(): the prior that weight_decay = 5e-4 means (mean cross-entropy, n = 50,000) -----
+
+_N_ANSWER, _WD_ANSWER = 50_000, 5e-4  # the numbers of the exercise's statement in the chapter
+
+PRIOR_FROM_WEIGHT_DECAY = Exercise(
+    id="ch01-prior-from-weight-decay",
+    chapter=CHAPTER,
+    function="prior_std_answer",
+    params=(),
+    returns="float",
+    checks="the one number σ = 1/√(n·wd) = 0.2 for the mean cross-entropy, n = 50,000 and weight_decay = 5e-4.",
+    random_case=lambda rng: {},
+    n_random=0,
+    edge_cases=(Case({}, "the answer", "The mean cross-entropy is the negative log-likelihood divided by n."),),
+    misconceptions=(
+        Misconception(
+            "wd = 1/σ² (n forgotten)",
+            "your σ is 1/√wd ≈ 44.7: you read weight_decay as the prior precision 1/σ². The mean loss divides "
+            "the negative log-likelihood by n, and the penalty with it, so wd = 1/(nσ²) and σ = 1/√(n·wd).",
+            lambda x, want, got: same(got, _WD_ANSWER**-0.5),
+        ),
+        Misconception(
+            "variance for standard deviation",
+            "your answer is σ² = 1/(n·wd) = 0.04, the prior's variance; the exercise asks for its standard "
+            "deviation σ.",
+            lambda x, want, got: same(got, 1 / (_N_ANSWER * _WD_ANSWER)),
+        ),
+        Misconception(
+            "precision for standard deviation",
+            "your answer is n·wd = 25, the prior precision 1/σ²; σ is one over its square root.",
+            lambda x, want, got: same(got, _N_ANSWER * _WD_ANSWER),
+        ),
+        Misconception(
+            "MSELoss's factor 2",
+            "your σ is √(2/(n·wd)) ≈ 0.283, as for MSELoss's wd = 2s²/(nσ²) with s = 1; the cross-entropy has no "
+            "noise variance and no factor 2: wd = 1/(nσ²).",
+            lambda x, want, got: same(got, (2 / (_N_ANSWER * _WD_ANSWER)) ** 0.5),
+        ),
+        Misconception(
+            "penalty without the half",
+            "your σ is 1/√(2n·wd) ≈ 0.141, as if weight_decay were the coefficient λ' of λ'‖θ‖²; torch adds "
+            "wd·θ to the gradient, the gradient of (wd/2)‖θ‖².",
+            lambda x, want, got: same(got, (2 * _N_ANSWER * _WD_ANSWER) ** -0.5),
+        ),
+    ),
+    hint="Write the mean cross-entropy plus the penalty as 1/n times the negative log posterior.",
+    compare=close(rtol=1e-3, atol=0.0),
+)
+
+EXERCISES = (PENALTY_GRAD, NEG_LOG_PRIOR, MSE_WEIGHT_DECAY, PRIOR_FROM_WEIGHT_DECAY)
