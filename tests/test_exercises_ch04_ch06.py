@@ -178,11 +178,11 @@ WRONG = {
 
 # The conceptual exercises take no arguments: the answer is a number or a letter.
 WRONG |= {
-    "ch04-prior-std": {
-        "n forgotten (wd = 1/σ²)": [lambda: 1 / 5e-4**0.5],
-        "batch size for n": [lambda: 1 / (128 * 5e-4) ** 0.5, lambda: 3.95],
-        "σ for σ²": [lambda: 1 / (50_000 * 5e-4)],
-        "the MSE's factor 2": [lambda: (2 / (50_000 * 5e-4)) ** 0.5],
+    "ch04-momentum-decay": {
+        "momentum ignored": [lambda: 0.1 * 5e-4],
+        "μ for 1 − μ": [lambda: 0.1 * 5e-4 / 0.9],
+        "buffer as an average": [lambda: 0.1 * 5e-4 * 0.1],
+        "decay without the learning rate": [lambda: 5e-4 / 0.1, lambda: 5e-3],
     },
     "ch05-maximize-objective": {
         "decay negated too": [lambda: "A"],
@@ -323,9 +323,9 @@ def test_importing_the_specs_does_not_import_torch():
 
 
 def test_conceptual_answers_accept_rounding_and_explain_odd_values():
-    assert evaluate("ch04-prior-std", lambda: 0.2, seed=0, chapters=CHAPTERS)
-    assert evaluate("ch04-prior-std", lambda: 0.201, seed=0, chapters=CHAPTERS)  # 1% allowed
-    assert not evaluate("ch04-prior-std", lambda: 0.25, seed=0, chapters=CHAPTERS)
+    assert evaluate("ch04-momentum-decay", lambda: 5e-4, seed=0, chapters=CHAPTERS)
+    assert evaluate("ch04-momentum-decay", lambda: 5.04e-4, seed=0, chapters=CHAPTERS)  # 1% allowed
+    assert not evaluate("ch04-momentum-decay", lambda: 6e-4, seed=0, chapters=CHAPTERS)
     assert evaluate("ch05-maximize-objective", lambda: " b", seed=0, chapters=CHAPTERS)
     wrong_type = evaluate("ch05-maximize-objective", lambda: 2, seed=0, chapters=CHAPTERS)
     assert not wrong_type and "expected one of the letters A, B, C, D (a str), got the int 2" in wrong_type.message
