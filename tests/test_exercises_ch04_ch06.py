@@ -370,3 +370,25 @@ def test_a_function_that_always_raises_is_shown_with_inputs_and_hint():
     assert lines[2] == f"  Hint: {ex.hint}"
     no_inputs = evaluate("ch06-box-half-width", lambda: 1 / 0, seed=0, chapters=CHAPTERS)
     assert "inputs of case 1: (none)" in no_inputs.message and "Hint: " in no_inputs.message
+
+
+@pytest.mark.parametrize("exercise_id, cls", [("ch06-adamw-step", "AdamW"), ("ch06-adam-l2-step", "Adam")])
+def test_the_adam_references_are_torchs_step(exercise_id, cls):
+    # The specs compare answers with the reference, so the reference itself is checked here against torch
+    # (one step from the case's moments and step count), independently of the chapter's own check cells.
+    from l2bayes.exercises.judge import draw_cases
+
+    ex, ref = get_exercise(exercise_id), reference(exercise_id, CHAPTERS)
+    for case in draw_cases(ex, seed=0):
+        x = case.inputs
+        theta = torch.tensor(np.asarray(x["theta"], dtype=float), requires_grad=True)
+        opt = getattr(torch.optim, cls)([theta], lr=x["lr"], betas=(x["beta1"], x["beta2"]), eps=x["eps"],
+                                         weight_decay=x["weight_decay"], foreach=False)
+        opt.state[theta] = {"step": torch.tensor(float(x["t"] - 1)),
+                            "exp_avg": torch.tensor(np.asarray(x["m"], dtype=float)),
+                            "exp_avg_sq": torch.tensor(np.asarray(x["v"], dtype=float))}
+        theta.grad = torch.tensor(np.asarray(x["grad"], dtype=float))
+        opt.step()
+        want = (theta.detach().numpy(), opt.state[theta]["exp_avg"].numpy(), opt.state[theta]["exp_avg_sq"].numpy())
+        for got, expected in zip(ref(*[x[p] for p in ex.params]), want, strict=True):
+            np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-12, err_msg=f"{exercise_id}, {case.label}")
