@@ -178,11 +178,11 @@ WRONG = {
 
 # The conceptual exercises take no arguments: the answer is a number or a letter.
 WRONG |= {
-    "ch04-prior-std": {
-        "n forgotten (wd = 1/σ²)": [lambda: 1 / 5e-4**0.5],
-        "batch size for n": [lambda: 1 / (128 * 5e-4) ** 0.5, lambda: 3.95],
-        "σ for σ²": [lambda: 1 / (50_000 * 5e-4)],
-        "the MSE's factor 2": [lambda: (2 / (50_000 * 5e-4)) ** 0.5],
+    "ch04-momentum-decay": {
+        "momentum ignored": [lambda: 0.1 * 5e-4],
+        "μ for 1 − μ": [lambda: 0.1 * 5e-4 / 0.9],
+        "buffer as an average": [lambda: 0.1 * 5e-4 * 0.1],
+        "decay without the learning rate": [lambda: 5e-4 / 0.1, lambda: 5e-3],
     },
     "ch05-maximize-objective": {
         "decay negated too": [lambda: "A"],
@@ -323,9 +323,9 @@ def test_importing_the_specs_does_not_import_torch():
 
 
 def test_conceptual_answers_accept_rounding_and_explain_odd_values():
-    assert evaluate("ch04-prior-std", lambda: 0.2, seed=0, chapters=CHAPTERS)
-    assert evaluate("ch04-prior-std", lambda: 0.201, seed=0, chapters=CHAPTERS)  # 1% allowed
-    assert not evaluate("ch04-prior-std", lambda: 0.25, seed=0, chapters=CHAPTERS)
+    assert evaluate("ch04-momentum-decay", lambda: 5e-4, seed=0, chapters=CHAPTERS)
+    assert evaluate("ch04-momentum-decay", lambda: 5.04e-4, seed=0, chapters=CHAPTERS)  # 1% allowed
+    assert not evaluate("ch04-momentum-decay", lambda: 6e-4, seed=0, chapters=CHAPTERS)
     assert evaluate("ch05-maximize-objective", lambda: " b", seed=0, chapters=CHAPTERS)
     wrong_type = evaluate("ch05-maximize-objective", lambda: 2, seed=0, chapters=CHAPTERS)
     assert not wrong_type and "expected one of the letters A, B, C, D (a str), got the int 2" in wrong_type.message
@@ -370,3 +370,25 @@ def test_a_function_that_always_raises_is_shown_with_inputs_and_hint():
     assert lines[2] == f"  Hint: {ex.hint}"
     no_inputs = evaluate("ch06-box-half-width", lambda: 1 / 0, seed=0, chapters=CHAPTERS)
     assert "inputs of case 1: (none)" in no_inputs.message and "Hint: " in no_inputs.message
+
+
+@pytest.mark.parametrize("exercise_id, cls", [("ch06-adamw-step", "AdamW"), ("ch06-adam-l2-step", "Adam")])
+def test_the_adam_references_are_torchs_step(exercise_id, cls):
+    # The specs compare answers with the reference, so the reference itself is checked here against torch
+    # (one step from the case's moments and step count), independently of the chapter's own check cells.
+    from l2bayes.exercises.judge import draw_cases
+
+    ex, ref = get_exercise(exercise_id), reference(exercise_id, CHAPTERS)
+    for case in draw_cases(ex, seed=0):
+        x = case.inputs
+        theta = torch.tensor(np.asarray(x["theta"], dtype=float), requires_grad=True)
+        opt = getattr(torch.optim, cls)([theta], lr=x["lr"], betas=(x["beta1"], x["beta2"]), eps=x["eps"],
+                                         weight_decay=x["weight_decay"], foreach=False)
+        opt.state[theta] = {"step": torch.tensor(float(x["t"] - 1)),
+                            "exp_avg": torch.tensor(np.asarray(x["m"], dtype=float)),
+                            "exp_avg_sq": torch.tensor(np.asarray(x["v"], dtype=float))}
+        theta.grad = torch.tensor(np.asarray(x["grad"], dtype=float))
+        opt.step()
+        want = (theta.detach().numpy(), opt.state[theta]["exp_avg"].numpy(), opt.state[theta]["exp_avg_sq"].numpy())
+        for got, expected in zip(ref(*[x[p] for p in ex.params]), want, strict=True):
+            np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-12, err_msg=f"{exercise_id}, {case.label}")

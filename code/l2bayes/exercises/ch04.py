@@ -453,60 +453,51 @@ WEIGHT_DECAY_GROUPS = Exercise(
 
 
 
-# --- prior_std_answer(): a numeric answer, no code to write -----------------------------------
+# --- decay_per_step_answer(): a numeric answer, no code to write -----------------------------
 #
-# SGD(lr=0.1, momentum=0.9, weight_decay=5e-4), mean cross-entropy, n = 50,000 examples, batches of
-# 128: wd = 1/(n sigma^2), so sigma = 1/sqrt(n wd) = 0.2. Momentum and lr do not enter the prior.
+# SGD(lr=0.1, momentum=0.9, weight_decay=5e-4): with slowly changing weights the buffer holds
+# 1/(1 - mu) copies of wd theta, so the decay shrinks theta by lr wd / (1 - mu) = 5e-4 per step.
 
-_PRIOR_QUESTION = {"weight_decay": 5e-4, "n": 50_000, "batch_size": 128}
+_LR, _MU, _WD = 0.1, 0.9, 5e-4
 
-
-def _sigma_if(*, scale: float, count: str, power: float = 0.5) -> float:
-    """The prior std a mistaken formula gives: wd = scale / (count sigma^(1/power))."""
-    q = _PRIOR_QUESTION
-    count_value = {"n": q["n"], "batch": q["batch_size"], "one": 1}[count]
-    return (scale / (count_value * q["weight_decay"])) ** power
-
-
-PRIOR_STD_ANSWER = Exercise(
-    id="ch04-prior-std",
+MOMENTUM_DECAY = Exercise(
+    id="ch04-momentum-decay",
     chapter=CHAPTER,
-    function="prior_std_answer",
+    function="decay_per_step_answer",
     params=(),
-    returns="float: the prior standard deviation σ",
-    checks="σ = 1/√(n·wd) = 0.2 for wd = 5e-4 and n = 50,000 with the mean cross-entropy (to 1%).",
+    returns="float: the fraction of θ the decay removes per step",
+    checks="η·wd/(1 − μ) = 5e-4 for SGD(lr=0.1, momentum=0.9, weight_decay=5e-4) (to 1%).",
     random_case=lambda rng: {},
     n_random=0,
     edge_cases=(Case({}, "the numbers of the question"),),
     misconceptions=(
         Misconception(
-            "n forgotten (wd = 1/σ²)",
-            "your σ is 1/√wd: that reads weight_decay as the prior precision 1/σ² itself. That is right for a "
-            "summed loss; torch's loss is a mean over n examples, so wd = 1/(nσ²) and σ = 1/√(n·wd).",
-            lambda x, want, got: same(got, _sigma_if(scale=1.0, count="one"), rtol=1e-2),
+            "momentum ignored",
+            "your answer is η·wd, plain SGD's shrink: with momentum, wd·θ enters the buffer with the rest of the "
+            "gradient, and a slowly changing buffer holds 1/(1 − μ) copies of it, so the decay acts 1/(1 − μ) "
+            "times faster: η·wd/(1 − μ).",
+            lambda x, want, got: same(got, _LR * _WD, rtol=1e-2),
         ),
         Misconception(
-            "batch size for n",
-            "your σ uses the batch size 128 in place of n: a minibatch mean estimates the full mean, so the "
-            "prior's balance is set by the data set size n = 50,000, not by the batch.",
-            lambda x, want, got: same(got, _sigma_if(scale=1.0, count="batch"), rtol=1e-2),
+            "μ for 1 − μ",
+            "your answer divides by μ: the buffer's geometric sum 1 + μ + μ² + … is 1/(1 − μ), not 1/μ.",
+            lambda x, want, got: same(got, _LR * _WD / _MU, rtol=1e-2),
         ),
         Misconception(
-            "σ for σ²",
-            "your σ is 1/(n·wd): you solved wd = 1/(nσ) instead of wd = 1/(nσ²). The precision is 1/σ², so "
-            "σ = 1/√(n·wd).",
-            lambda x, want, got: same(got, _sigma_if(scale=1.0, count="n", power=1.0), rtol=1e-2),
+            "buffer as an average",
+            "your answer multiplies by (1 − μ), as if the buffer were an average μb + (1 − μ)g as in Adam: torch's "
+            "momentum adds the whole gradient, b = μb + g, so it sums, 1/(1 − μ) copies.",
+            lambda x, want, got: same(got, _LR * _WD * (1 - _MU), rtol=1e-2),
         ),
         Misconception(
-            "the MSE's factor 2",
-            "your σ is √(2/(n·wd)): the factor 2s² belongs to the mean squared error with Gaussian noise, "
-            "wd = 2s²/(nσ²). The cross-entropy is already a negative log-likelihood: wd = 1/(nσ²).",
-            lambda x, want, got: same(got, _sigma_if(scale=2.0, count="n"), rtol=1e-2),
+            "decay without the learning rate",
+            "your answer is wd/(1 − μ): the step is η times the buffer, so the learning rate multiplies the decay "
+            "too: η·wd/(1 − μ).",
+            lambda x, want, got: same(got, _WD / (1 - _MU), rtol=1e-2),
         ),
     ),
-    hint="Multiply the mean loss plus wd/2‖θ‖² by n: the summed negative log-likelihood plus (n·wd)/2‖θ‖², "
-    "which is the Gaussian prior's ‖θ‖²/(2σ²). Solve n·wd = 1/σ².",
+    hint="With a slowly changing g, b = μb + g settles at g/(1 − μ); the step is η·b. Keep only the decay part of g.",
     compare=close(rtol=1e-2, atol=0.0),
 )
 
-EXERCISES = (PENALIZED_SGD_STEP, SGD_MOMENTUM_STEP, WEIGHT_DECAY_GROUPS, PRIOR_STD_ANSWER)
+EXERCISES = (PENALIZED_SGD_STEP, SGD_MOMENTUM_STEP, WEIGHT_DECAY_GROUPS, MOMENTUM_DECAY)
