@@ -116,7 +116,7 @@ def write_autograder(out, *, chapters=None, **settings) -> Path:
     folder = chapters_dir(chapters)
     members = {"setup.sh": SETUP_SH.encode(), "run_autograder": RUN_AUTOGRADER.encode(),
                "config.json": config_text(**settings).encode(),
-               "requirements.txt": requirements_text(GRADER_PACKAGES, what="the grader").encode()}
+               "requirements.txt": requirements_text(GRADER_PACKAGES, what="the grader", lab=False).encode()}
     for path in sorted(folder.glob("*.ipynb")):
         members[f"chapters/{path.name}"] = path.read_bytes()
     with tempfile.TemporaryDirectory(prefix="l2bayes-gradescope-") as tmp:

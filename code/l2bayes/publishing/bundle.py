@@ -12,8 +12,12 @@
   (:func:`.leaks.find_solution_leaks`) reads every file of the zip and of the
   wheel inside it;
 * ``requirements.txt``: exact pins of what the notebooks need (numpy, scipy,
-  matplotlib, scikit-learn, torch, JupyterLab) and everything those need, as
-  tested with the book;
+  matplotlib, scikit-learn, torch, pyro-ppl) and everything those need, as
+  tested with the book, with JupyterLab's pins (the repository's
+  ``requirements-lab.txt``, which the book's own build does not install);
+* ``requirements-nodeps.txt``: laplace-torch and its real dependencies, the
+  repository's file of that name, installed with ``--no-deps`` (their declared
+  torchvision does not work beside the CPU torch);
 * ``README.md``: the two commands (set up, open the notebooks).
 """
 
@@ -37,7 +41,10 @@ from l2bayes.publishing.notebooks import notebook_text, student_notebooks, write
 BUNDLE_NAME = "l2bayes-student.zip"
 FOLDER = "l2bayes-student"
 #: What the student notebooks import or are opened with; their dependencies are added to the pins.
-STUDENT_PACKAGES = ("numpy", "scipy", "matplotlib", "scikit-learn", "torch", "jupyterlab", "ipykernel")
+STUDENT_PACKAGES = ("numpy", "scipy", "matplotlib", "scikit-learn", "torch", "pyro-ppl", "ipykernel")
+#: Pin files of the repository copied into the bundle: JupyterLab's (added to requirements.txt) and
+#: the ones pip must install without dependencies.
+LAB_PINS, NODEPS_PINS = "requirements-lab.txt", "requirements-nodeps.txt"
 #: Parts of the package only instructors use: left out of the student wheel.
 INSTRUCTOR_ONLY = ("publishing", "grading", "grade.py", "student.py", "site.py")
 #: The wheel's own dependencies, pinned like the requirements (an unpinned torch would pull a CUDA build).
@@ -88,13 +95,25 @@ def pinned_closure(roots) -> list[str]:
     return sorted(seen.values(), key=str.lower)
 
 
-def requirements_text(roots=STUDENT_PACKAGES, *, what: str = "the student notebooks") -> str:
-    """A requirements file pinning ``roots`` and their dependencies exactly."""
+def repository_pins(name: str, chapters=None) -> list[str]:
+    """The ``name==version`` lines of the pin file ``name`` beside the chapters' folder (none if absent)."""
+    path = Path(chapters_dir(chapters)).parent / name
+    if not path.is_file():
+        return []
+    return [line.strip() for line in path.read_text().splitlines() if "==" in line and not line.startswith("#")]
+
+
+def requirements_text(roots=STUDENT_PACKAGES, *, what: str = "the student notebooks", chapters=None,
+                      lab: bool = True) -> str:
+    """A requirements file pinning ``roots`` and their dependencies exactly, with JupyterLab's pins if ``lab``."""
     header = (
         f"# Exact pins of what {what} need, as tested with the book (Python 3.11).\n"
         "# torch is the CPU build 2.13.0: a newer or unpinned torch pulls a CUDA build of several GB.\n"
     )
-    return header + "\n".join(pinned_closure(roots)) + "\n"
+    pins = {_canonical(line.split("==")[0]): line for line in pinned_closure(roots)}
+    for line in repository_pins(LAB_PINS, chapters) if lab else ():
+        pins.setdefault(_canonical(line.split("==")[0]), line)
+    return header + "\n".join(sorted(pins.values(), key=str.lower)) + "\n"
 
 
 # --- the case bank and the wheel -----------------------------------------------------------
@@ -219,6 +238,8 @@ This folder holds everything you need to do the book's exercises on your own mac
   your answers. It has no solutions: it compares your answer with a public bank of cases (inputs and
   expected outputs) and names the common mistakes it recognises.
 - `requirements.txt`: the exact versions of the packages the notebooks use.
+- `requirements-nodeps.txt`: laplace-torch and what it really needs, installed without the
+  dependencies it declares (its torchvision does not work beside the CPU build of torch).
 
 You need Python 3.11 and about 1.5 GB of disk space (mostly PyTorch, CPU build). On Windows write
 `.venv\\Scripts\\python` where the commands say `.venv/bin/python`.
@@ -228,7 +249,7 @@ You need Python 3.11 and about 1.5 GB of disk space (mostly PyTorch, CPU build).
 In this folder, set up a virtual environment with the pinned packages and the helper package (once):
 
 ```bash
-python3.11 -m venv .venv && .venv/bin/python -m pip install -r requirements.txt {wheel}
+python3.11 -m venv .venv && .venv/bin/python -m pip install -r requirements.txt {wheel} && .venv/bin/python -m pip install --no-deps -r requirements-nodeps.txt
 ```
 
 then open the notebooks:
@@ -254,7 +275,10 @@ def bundle_members(chapters=None, *, workdir) -> dict[str, bytes]:
     notebooks = student_notebooks(chapters)
     wheel = student_wheel(Path(workdir) / "wheel", chapters)
     members = {f"{FOLDER}/README.md": readme_text(wheel.name, notebooks).encode()}
-    members[f"{FOLDER}/requirements.txt"] = requirements_text().encode()
+    members[f"{FOLDER}/requirements.txt"] = requirements_text(chapters=chapters).encode()
+    nodeps = Path(chapters_dir(chapters)).parent / NODEPS_PINS
+    if nodeps.is_file():
+        members[f"{FOLDER}/{NODEPS_PINS}"] = nodeps.read_bytes()
     members[f"{FOLDER}/{wheel.name}"] = wheel.read_bytes()
     for name, nb in notebooks.items():
         members[f"{FOLDER}/notebooks/{name}"] = notebook_text(nb).encode()
