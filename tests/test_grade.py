@@ -414,7 +414,7 @@ def test_in_a_pool_one_submission_leaves_nothing_to_the_next(tmp_path, monkeypat
     try:
         records = grade_batch([first, second], out=tmp_path / "g.csv", chapter=CHAPTER, seed=0, jobs=1,
                               limits=LIMITS, chapters=CHAPTERS, sandbox=Runner(guard=False))
-        assert records[0]["points"] == 3.0, records[0]["exercises"][0]["feedback"]
+        assert records[0]["points"] == len(FULL), records[0]["exercises"][0]["feedback"]
         assert started == [1]  # one sandbox for both
         report = json.loads(re.search(r"REPORT (\{.*?\})", records[1]["exercises"][0]["feedback"])[1])
         assert report["files"] == [] and report["processes"] == [], report
@@ -526,7 +526,7 @@ def test_forged_or_changed_records_are_graded_again(tmp_path):
     log = []
     records = grade_batch(subs, out=out, chapter=CHAPTER, limits=LIMITS, chapters=CHAPTERS,
                           on_record=lambda r, reused: log.append(reused))
-    assert log == [False, False] and [r["points"] for r in records] == [0.0, 0.0]
+    assert log == [False, False] and [r["points"] for r in records] == [0.0, 1.0]  # wrong_type: 1 honest point
     assert all(ResultsFolder(folder).verified(json.loads(p.read_text())) for p in (first, second))
 
 
@@ -607,7 +607,7 @@ def test_without_bubblewrap_the_grader_refuses_unless_told(tmp_path):
     allowed = subprocess.run([*cmd, "--no-sandbox"], capture_output=True, text=True, timeout=600, env=env)
     assert allowed.returncode == 0 and "warning: --no-sandbox" in allowed.stderr
     rows = list(csv.DictReader((tmp_path / "g.csv").open()))
-    assert {r["sandbox"] for r in rows} == {"none"} and [r["points"] for r in rows] == ["1", "1", "1"]
+    assert {r["sandbox"] for r in rows} == {"none"} and [r["points"] for r in rows] == ["1"] * len(FULL)
 
 
 def test_three_shards_merged_give_the_grades_of_one_run(tmp_path):
