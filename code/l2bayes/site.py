@@ -176,15 +176,30 @@ def typeset_math(outdir: Path, modules: Path) -> int:
 _A11Y_FIXES = (
     # Decorative icon fonts inside labelled buttons: their glyphs are not the button's text.
     (re.compile(r'<i class="([^"]*\bfa-[^"]*)"(?![^>]*aria-hidden)'), r'<i aria-hidden="true" class="\1"'),
-    # The search button's name is "Search"; the keyboard hint beside it is not part of it.
-    (re.compile(r'<span class="search-button__kbd-shortcut">'), r'<span class="search-button__kbd-shortcut" aria-hidden="true">'),
+    # The search field-button is named by its visible text ("Search", Ctrl+K), not by a shorter label.
+    (re.compile(r'(<button class="btn search-button-field[^"]*" title="Search") aria-label="Search"'), r"\1"),
+    # The colour-mode icons' titles are not visible text of the labelled button.
+    (re.compile(r'(<i aria-hidden="true" class="theme-switch [^"]*" data-mode="[a-z]+")\s+title="[^"]*"'), r"\1"),
     # A role="list" must hold list items; doc-biblioentry is deprecated in DPUB-ARIA.
     (re.compile(r'(<div class="citation" id="[^"]*") role="doc-biblioentry"'), r'\1 role="listitem"'),
 )
 
 
+#: Styles for a phone-sized screen and for contrast (``_static/l2bayes.css``, linked from every page).
+SITE_CSS = """\
+/* At 390 px, a wide table scrolls inside itself and long inline code wraps: the page never scrolls sideways. */
+article table.table { display: block; max-width: 100%; overflow-x: auto; }
+article code.literal { overflow-wrap: anywhere; }
+/* Links to equations and theorems keep a 4.5:1 contrast on the tinted backgrounds of exercises and proofs. */
+article .exercise a.reference.internal, article .proof a.reference.internal, article .admonition a.reference.internal,
+article a.reference.internal[href*="#equation-"] { color: var(--pst-color-text-base); text-decoration: underline; }
+"""
+
+
 def fix_accessibility(outdir: Path) -> None:
-    """Apply :data:`_A11Y_FIXES` to every page under ``outdir`` (idempotent)."""
+    """Apply :data:`_A11Y_FIXES` to every page under ``outdir`` (idempotent) and write :data:`SITE_CSS`."""
+    (Path(outdir) / "_static").mkdir(parents=True, exist_ok=True)
+    (Path(outdir) / "_static" / "l2bayes.css").write_text(SITE_CSS, encoding="utf-8")
     for path in Path(outdir).rglob("*.html"):
         if "_static" in path.relative_to(outdir).parts:
             continue
@@ -274,6 +289,7 @@ def _add_student_download(app, pagename, templatename, context, doctree) -> None
 
 
 def setup(app):
+    app.add_css_file("l2bayes.css")
     app.connect("build-finished", _on_build_finished)
     app.connect("html-page-context", _add_student_download)
     app.connect("html-page-context", _drop_thebe)
