@@ -99,7 +99,18 @@ _MATH = re.compile(
 _MATHJAX_SCRIPTS = re.compile(r'\s*<script>window\.MathJax = .*?</script>|\s*<script [^>]*src="[^"]*mathjax/tex-chtml\.js[^"]*"></script>')
 TEX2SVG = Path(__file__).with_name("tex2svg.cjs")
 #: A display formula wider than a phone's screen scrolls by itself, not the page.
-_WIDE_MATH_CSS = 'mjx-container[jax="SVG"][display="true"]{overflow-x:auto;overflow-y:hidden;max-width:100%}'
+_WIDE_MATH_CSS = ('mjx-container[jax="SVG"][display="true"]{overflow-x:auto;overflow-y:hidden;max-width:100%}'
+                  "span.l2bayes-wide{display:inline-block;max-width:100%;overflow-x:auto;overflow-y:hidden;"
+                  "vertical-align:middle}")
+
+
+#: Inline formulas wider than this (in ex, about 8 px) get their own scroll bar on a 390-px screen.
+WIDE_INLINE_EX = 36.0
+
+
+def _ex_width(svg: str) -> float:
+    m = re.search(r'<svg [^>]*width="([0-9.]+)ex"', svg)
+    return float(m.group(1)) if m else 0.0
 
 
 class MathError(Exception):
@@ -163,6 +174,12 @@ def typeset_math(outdir: Path, modules: Path) -> int:
         parts, last = [], 0
         for m, svg in zip(found, rendered):
             opening, closing = (m["open"], m["iclose"]) if m["open"] else (m["dopen"], m["dclose"])
+            if not m["open"]:
+                # a display formula may scroll sideways on a phone: keyboard users must reach it
+                svg = svg.replace("<mjx-container ", '<mjx-container tabindex="0" ', 1)
+            elif _ex_width(svg) > WIDE_INLINE_EX:
+                # an inline formula wider than a phone's line cannot wrap: it scrolls by itself
+                opening = opening.replace('class="math ', 'tabindex="0" class="l2bayes-wide math ', 1)
             parts += [text[last:m.start()], opening, svg, closing]
             last = m.end()
         text = _MATHJAX_SCRIPTS.sub("", "".join(parts) + text[last:])
@@ -189,10 +206,13 @@ _A11Y_FIXES = (
 SITE_CSS = """\
 /* At 390 px, a wide table scrolls inside itself and long inline code wraps: the page never scrolls sideways. */
 article table.table { display: block; max-width: 100%; overflow-x: auto; }
-article code.literal { overflow-wrap: anywhere; }
+article code.literal, article code.literal span.pre { white-space: pre-wrap; overflow-wrap: anywhere; }
 /* Links to equations and theorems keep a 4.5:1 contrast on the tinted backgrounds of exercises and proofs. */
 article .exercise a.reference.internal, article .proof a.reference.internal, article .admonition a.reference.internal,
-article a.reference.internal[href*="#equation-"] { color: var(--pst-color-text-base); text-decoration: underline; }
+article a.reference.internal[href*="#equation-"],
+.student-download a, .student-download a:is(:visited, :hover, :focus),
+.pdf-download a, .pdf-download a:is(:visited, :hover, :focus) {
+  color: var(--pst-color-text-base); text-decoration: underline; }
 """
 
 
