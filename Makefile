@@ -142,7 +142,7 @@ test: $(STAMP)
 # The whole book as one PDF: Jupyter Book's LaTeX builder, XeLaTeX, the figures converted by
 # rsvg-convert; the site is rebuilt so that it links it, then both are checked (pdfinfo, pdftotext).
 TEX_PACKAGES := texlive-latex-recommended texlive-latex-extra texlive-fonts-recommended texlive-xetex \
-	latexmk fonts-freefont-otf librsvg2-bin poppler-utils
+	latexmk fonts-freefont-otf fonts-dejavu-core librsvg2-bin poppler-utils
 PDF := _build/latex/book.pdf
 
 tex-packages:

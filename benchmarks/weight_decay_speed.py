@@ -8,8 +8,10 @@ training step (forward, backward, optimizer step) of
 * ``weight_decay_foreach``: the same with ``foreach=True`` (multi-tensor path).
 
 Method. Time: the fastest and the median of ``--steps`` timed steps after
-three warm-up steps, ``time.perf_counter``, one thread. Fastest is the number
-to compare on a shared machine; the median shows the noise. Memory: tracemalloc
+three warm-up steps, ``time.perf_counter``, one thread, each variant in its own
+process; then the ratios that matter, measured in one process with the variants
+interleaved step by step (:mod:`paired`): the median of the paired ratios and
+their interquartile range, which hold on a shared machine. Memory: tracemalloc
 does not see torch's allocations, and psutil is not installed, so each variant
 runs in a fresh subprocess and reports the growth of the process's peak
 resident set size (``resource.getrusage(...).ru_maxrss``) from just before the
@@ -60,6 +62,29 @@ def run_variant(variant: str, steps: int, batch: int) -> dict:
             "peak_rss_growth_mib": (rss1 - rss0) / 1024}
 
 
+def make_step(variant: str, batch: int):
+    """One training step of ``variant`` as a closure, on its own copy of the seeded MLP."""
+    import torch
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(784, 1024), torch.nn.ReLU(), torch.nn.Linear(1024, 512),
+                              torch.nn.ReLU(), torch.nn.Linear(512, 10))
+    xb, yb = torch.randn(batch, 784), torch.randint(0, 10, (batch,))
+    wd = 1e-4
+    opt = torch.optim.SGD(net.parameters(), lr=1e-3, weight_decay=0.0 if variant == "penalty" else wd,
+                          foreach=variant == "weight_decay_foreach")
+
+    def step():
+        loss = torch.nn.functional.cross_entropy(net(xb), yb)
+        if variant == "penalty":
+            loss = loss + wd / 2 * sum((p**2).sum() for p in net.parameters())
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    return step
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=30)
@@ -80,6 +105,17 @@ def main(argv: list[str]) -> int:
     for r in rows:
         print(f"{r['variant']:22s} {r['min_ms']:10.2f} {r['median_ms']:10.2f} "
               f"{r['min_ms'] / base['min_ms']:7.3f} {r['peak_rss_growth_mib']:20.1f}")
+    # The ratios that matter, measured interleaved in one process: weight_decay, other, weight_decay, ...
+    import torch
+
+    from paired import paired
+
+    torch.set_num_threads(1)
+    print(f"paired against weight_decay, {args.steps} interleaved pairs (median ratio, IQR):")
+    reference = make_step("weight_decay", args.batch)
+    for variant in ("penalty", "weight_decay_foreach"):
+        r = paired(reference, make_step(variant, args.batch), pairs=args.steps, warmup=3)
+        print(f"  {variant:22s} {r}")
     print("ratio: fastest step time / fastest step time of weight_decay (for-loop)")
     return 0
 

@@ -261,3 +261,83 @@ def test_text_contrast_and_figures_in_both_themes(server, browser, scheme):
         v.page.screenshot(path=str(SCREENSHOTS / f"theme-{scheme}.png"), full_page=False)
     finally:
         v.close()
+
+
+# --- accessibility: axe-core, a phone-sized viewport, offline search -------------------------
+
+#: axe-core, installed by `npm ci` (package.json pins it): 0.65 MB minified, so it is read from
+#: node_modules when the tests run rather than committed.
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+AXE_RUN = """async () => {
+  const result = await axe.run(document, {resultTypes: ['violations']});
+  return result.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
+                                      targets: v.nodes.slice(0, 3).map(n => n.target.join(' '))}));
+}"""
+
+
+@pytest.fixture(scope="module")
+def axe_source():
+    if not AXE.is_file():
+        if os.environ.get("CI"):
+            pytest.fail("axe-core is not installed: `make install` runs npm ci")
+        pytest.skip("the accessibility checks need axe-core: npm ci")
+    return AXE.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("rel", PAGES)
+def test_axe_finds_no_serious_or_critical_violation(visits, axe_source, rel):
+    page = visits[rel].page
+    page.add_script_tag(content=axe_source)
+    violations = page.evaluate(AXE_RUN)
+    bad = [v for v in violations if v["impact"] in ("serious", "critical")]
+    assert bad == [], f"axe-core: {bad}"
+
+
+WIDE = """() => {
+  const width = document.documentElement.clientWidth;
+  // inside a region that scrolls by itself (a code block, a wide table or formula), not the page
+  const scrolls = e => { for (let a = e.parentElement; a; a = a.parentElement) {
+    if (['auto', 'scroll'].includes(getComputedStyle(a).overflowX) && a.getBoundingClientRect().right <= width + 1) return true; }
+    return false; };
+  const wide = [...document.querySelectorAll('article *')]
+    .filter(e => e.getBoundingClientRect().right > width + 1 && !scrolls(e))
+    .filter(e => getComputedStyle(e).visibility !== 'hidden' && e.getClientRects().length);
+  return {width, scrollWidth: document.documentElement.scrollWidth,
+          wide: wide.slice(0, 5).map(e => e.tagName.toLowerCase() + '.' + [...e.classList].join('.'))};
+}"""
+
+
+@pytest.mark.parametrize("rel", CONTENT_PAGES)
+def test_pages_read_at_390_pixels_without_sideways_scrolling(server, browser, rel):
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    try:
+        page = context.new_page()
+        page.goto(server + rel, wait_until="load")
+        state = page.evaluate(WIDE)
+        assert state["scrollWidth"] <= state["width"], f"the page scrolls sideways at 390 px: {state}"
+        assert state["wide"] == [], f"wider than the screen outside a region that scrolls: {state['wide']}"
+    finally:
+        context.close()
+
+
+def test_search_finds_a_chapter_offline(server, browser):
+    context = browser.new_context()
+    external = []
+
+    def route(r):
+        if urlsplit(r.request.url).hostname == "127.0.0.1":
+            r.continue_()
+        else:
+            external.append(r.request.url)
+            r.abort()
+
+    context.route("**/*", route)
+    try:
+        page = context.new_page()
+        page.goto(server + "search.html?q=posterior", wait_until="load")
+        page.wait_for_selector("#search-results ul.search li", timeout=20_000)
+        hits = page.eval_on_selector_all("#search-results ul.search li a", "els => els.map(a => a.getAttribute('href'))")
+        assert any(h.startswith("chapters/") for h in hits), hits
+        assert external == []
+    finally:
+        context.close()

@@ -53,3 +53,14 @@ def test_formulas_become_svg_and_numbers_links_and_text_stay(tmp_path, modules):
 def test_a_tex_error_names_the_formula(modules):
     with pytest.raises(site.MathError, match=r"Undefined control sequence \\nosuchmacro"):
         site.tex_to_svg([[("x + \\nosuchmacro", False)]], modules)
+
+
+def test_an_inline_formula_wider_than_a_phone_line_scrolls_by_itself(tmp_path, modules):
+    long = " + ".join(f"x_{{{i}}}" for i in range(40))
+    page = tmp_path / "p.html"
+    page.write_text(f'<html><head></head><body><p><span class="math notranslate nohighlight">\\({long}\\)</span> and '
+                    f'<span class="math notranslate nohighlight">\\(x\\)</span></p></body></html>', encoding="utf-8")
+    site.typeset_math(tmp_path, modules)
+    out = page.read_text(encoding="utf-8")
+    assert out.count('class="l2bayes-wide math') == 1, "only the long formula gets its own scroll bar"
+    assert 'span.l2bayes-wide{display:inline-block' in out

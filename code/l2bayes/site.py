@@ -108,7 +108,18 @@ _MATH = re.compile(
 _MATHJAX_SCRIPTS = re.compile(r'\s*<script>window\.MathJax = .*?</script>|\s*<script [^>]*src="[^"]*mathjax/tex-chtml\.js[^"]*"></script>')
 TEX2SVG = Path(__file__).with_name("tex2svg.cjs")
 #: A display formula wider than a phone's screen scrolls by itself, not the page.
-_WIDE_MATH_CSS = 'mjx-container[jax="SVG"][display="true"]{overflow-x:auto;overflow-y:hidden;max-width:100%}'
+_WIDE_MATH_CSS = ('mjx-container[jax="SVG"][display="true"]{overflow-x:auto;overflow-y:hidden;max-width:100%}'
+                  "span.l2bayes-wide{display:inline-block;max-width:100%;overflow-x:auto;overflow-y:hidden;"
+                  "vertical-align:middle}")
+
+
+#: Inline formulas wider than this (in ex, about 8 px) get their own scroll bar on a 390-px screen.
+WIDE_INLINE_EX = 36.0
+
+
+def _ex_width(svg: str) -> float:
+    m = re.search(r'<svg [^>]*width="([0-9.]+)ex"', svg)
+    return float(m.group(1)) if m else 0.0
 
 
 class MathError(Exception):
@@ -172,6 +183,12 @@ def typeset_math(outdir: Path, modules: Path) -> int:
         parts, last = [], 0
         for m, svg in zip(found, rendered):
             opening, closing = (m["open"], m["iclose"]) if m["open"] else (m["dopen"], m["dclose"])
+            if not m["open"]:
+                # a display formula may scroll sideways on a phone: keyboard users must reach it
+                svg = svg.replace("<mjx-container ", '<mjx-container tabindex="0" ', 1)
+            elif _ex_width(svg) > WIDE_INLINE_EX:
+                # an inline formula wider than a phone's line cannot wrap: it scrolls by itself
+                opening = opening.replace('class="math ', 'tabindex="0" class="l2bayes-wide math ', 1)
             parts += [text[last:m.start()], opening, svg, closing]
             last = m.end()
         text = _MATHJAX_SCRIPTS.sub("", "".join(parts) + text[last:])
@@ -185,15 +202,33 @@ def typeset_math(outdir: Path, modules: Path) -> int:
 _A11Y_FIXES = (
     # Decorative icon fonts inside labelled buttons: their glyphs are not the button's text.
     (re.compile(r'<i class="([^"]*\bfa-[^"]*)"(?![^>]*aria-hidden)'), r'<i aria-hidden="true" class="\1"'),
-    # The search button's name is "Search"; the keyboard hint beside it is not part of it.
-    (re.compile(r'<span class="search-button__kbd-shortcut">'), r'<span class="search-button__kbd-shortcut" aria-hidden="true">'),
+    # The search field-button is named by its visible text ("Search", Ctrl+K), not by a shorter label.
+    (re.compile(r'(<button class="btn search-button-field[^"]*" title="Search") aria-label="Search"'), r"\1"),
+    # The colour-mode icons' titles are not visible text of the labelled button.
+    (re.compile(r'(<i aria-hidden="true" class="theme-switch [^"]*" data-mode="[a-z]+")\s+title="[^"]*"'), r"\1"),
     # A role="list" must hold list items; doc-biblioentry is deprecated in DPUB-ARIA.
     (re.compile(r'(<div class="citation" id="[^"]*") role="doc-biblioentry"'), r'\1 role="listitem"'),
 )
 
 
+#: Styles for a phone-sized screen and for contrast (``_static/l2bayes.css``, linked from every page).
+SITE_CSS = """\
+/* At 390 px, a wide table scrolls inside itself and long inline code wraps: the page never scrolls sideways. */
+article table.table { display: block; max-width: 100%; overflow-x: auto; }
+article code.literal, article code.literal span.pre { white-space: pre-wrap; overflow-wrap: anywhere; }
+/* Links to equations and theorems keep a 4.5:1 contrast on the tinted backgrounds of exercises and proofs. */
+article .exercise a.reference.internal, article .proof a.reference.internal, article .admonition a.reference.internal,
+article a.reference.internal[href*="#equation-"],
+.student-download a, .student-download a:is(:visited, :hover, :focus),
+.pdf-download a, .pdf-download a:is(:visited, :hover, :focus) {
+  color: var(--pst-color-text-base); text-decoration: underline; }
+"""
+
+
 def fix_accessibility(outdir: Path) -> None:
-    """Apply :data:`_A11Y_FIXES` to every page under ``outdir`` (idempotent)."""
+    """Apply :data:`_A11Y_FIXES` to every page under ``outdir`` (idempotent) and write :data:`SITE_CSS`."""
+    (Path(outdir) / "_static").mkdir(parents=True, exist_ok=True)
+    (Path(outdir) / "_static" / "l2bayes.css").write_text(SITE_CSS, encoding="utf-8")
     for path in Path(outdir).rglob("*.html"):
         if "_static" in path.relative_to(outdir).parts:
             continue
@@ -496,6 +531,7 @@ def setup_claims(app) -> None:
 
 def setup(app):
     setup_claims(app)
+    app.add_css_file("l2bayes.css")
     app.connect("build-finished", _on_build_finished)
     app.connect("html-page-context", _add_student_download)
     app.connect("html-page-context", _drop_thebe)

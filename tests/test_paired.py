@@ -1,0 +1,45 @@
+"""benchmarks/paired.py: interleaving and the median paired ratio (timings given, not measured)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+_spec = importlib.util.spec_from_file_location("paired", ROOT / "benchmarks" / "paired.py")
+paired_module = importlib.util.module_from_spec(_spec)
+sys.modules["paired"] = paired_module  # dataclasses look their module up by name
+_spec.loader.exec_module(paired_module)
+
+
+def test_variants_alternate_and_ratios_are_taken_pair_by_pair():
+    order, a_times, b_times = [], iter([1.0, 9.0, 1.0, 2.0, 4.0]), iter([2.0, 18.0, 3.0, 4.0, 8.0])
+
+    def run_a():
+        order.append("a")
+        return next(a_times)
+
+    def run_b():
+        order.append("b")
+        return next(b_times)
+
+    r = paired_module.paired(run_a, run_b, pairs=4, warmup=1)
+    assert order == ["a", "b", "b", "a", "a", "b", "b", "a", "a", "b"]
+    # pairs after the warm-up: (9, 18), (1, 3), (2, 4), (4, 8): ratios 2, 3, 2, 2, although the load
+    # changed ninefold between pairs
+    assert r.ratio == 2.0 and r.low == 2.0 and r.high == 2.25 and r.pairs == 4
+    assert r.a == 3.0 and r.b == 6.0
+
+
+def test_wall_time_is_measured_when_the_callable_returns_nothing():
+    r = paired_module.paired(lambda: None, lambda: sum(range(20_000)) and None, pairs=3, warmup=0)
+    assert r.a > 0 and r.b > 0 and r.low <= r.ratio <= r.high
+
+
+@pytest.mark.parametrize("kw", [{"pairs": 0}, {"pairs": 2.5}, {"warmup": -1}, {"pairs": True}])
+def test_bad_counts_are_refused(kw):
+    with pytest.raises(ValueError, match=next(iter(kw))):
+        paired_module.paired(lambda: 1.0, lambda: 1.0, **kw)
