@@ -81,9 +81,9 @@ def test_an_unreadable_notebook_gets_a_report_that_says_why(graded):
     record = records["not_a_notebook"]
     report = report_markdown(record)
     assert record["problem"] and "not a readable notebook" in record["problem"]
-    assert "Points: 0 / 3" in report
+    assert "Points: 0 / 4" in report
     assert f"**This notebook could not be graded:** {record['problem']}" in report
-    assert report.count(f"✗ ch01-") == 3
+    assert report.count(f"✗ ch01-") == 4
 
 
 def test_a_failed_edge_case_without_misconception_gives_its_hint():

@@ -202,11 +202,13 @@ def bwrap_command(inner: list[str], *, code_dir: str, tmp_mb: int, env: dict) ->
     args = [bwrap, "--unshare-all", "--unshare-user", "--uid", "65534", "--gid", "65534",
             "--hostname", "sandbox", "--die-with-parent", "--new-session", "--cap-drop", "ALL"]
     args += _root_binds()
+    # The private tmpfs comes before the binds: a Python installation or virtual environment that
+    # lives under the host's temporary folder must stay visible above it, not be hidden by it.
+    args += ["--size", str(tmp_mb << 20), "--tmpfs", INSIDE_WORK]
     binds = {os.path.realpath(sys.base_prefix), *site_dirs()}
     for path in sorted(binds):
         args += ["--ro-bind", path, path]
-    args += ["--ro-bind", code_dir, INSIDE_CODE, "--proc", "/proc", "--dev", "/dev",
-             "--size", str(tmp_mb << 20), "--tmpfs", INSIDE_WORK, "--remount-ro", "/",
+    args += ["--ro-bind", code_dir, INSIDE_CODE, "--proc", "/proc", "--dev", "/dev", "--remount-ro", "/",
              "--chdir", INSIDE_WORK, "--clearenv"]
     for key, value in env.items():
         args += ["--setenv", key, value]

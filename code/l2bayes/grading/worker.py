@@ -40,6 +40,7 @@ import json
 import os
 import resource
 import signal
+import stat
 import sys
 import traceback
 
@@ -359,8 +360,6 @@ class Zygote:
 
     def end(self) -> bool:
         """Kill the child and everything else in the sandbox but pid 1 and the zygote; empty /tmp."""
-        import shutil
-
         if self.child is not None:
             pid, to_child, from_child = self.child
             try:
@@ -392,19 +391,42 @@ class Zygote:
                 pass
         for folder in (self.config["workdir"], "/dev/shm"):
             try:
-                entries = os.listdir(folder)
+                dev, entries = os.stat(folder).st_dev, os.listdir(folder)
             except OSError:
                 continue
             for name in entries:
-                path = os.path.join(folder, name)
-                try:
-                    if os.path.isdir(path) and not os.path.islink(path):
-                        shutil.rmtree(path)
-                    else:
-                        os.unlink(path)
-                except OSError:
-                    clean = False
+                clean = _clear(os.path.join(folder, name), dev) and clean
         return clean
+
+
+def _clear(path: str, dev: int) -> bool:
+    """Remove ``path`` and what it holds on the file system ``dev``; False if some of it stays.
+
+    Read-only binds of the host (a virtual environment that lives under the host's
+    temporary folder is bound inside the sandbox's) are on other file systems: they
+    and the folders leading to them stay.
+    """
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return True
+    if st.st_dev != dev:
+        return True
+    try:
+        if not stat.S_ISDIR(st.st_mode):
+            os.unlink(path)
+            return True
+        ok = True
+        for name in os.listdir(path):
+            ok = _clear(os.path.join(path, name), dev) and ok
+        if ok:
+            try:
+                os.rmdir(path)
+            except OSError:
+                ok = bool(os.listdir(path))  # what is left leads to a bind of the host
+        return ok
+    except OSError:
+        return False
 
 
 def _own_pid_namespace() -> bool:

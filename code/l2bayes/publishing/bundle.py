@@ -41,7 +41,7 @@ from l2bayes.publishing.notebooks import notebook_text, student_notebooks, write
 BUNDLE_NAME = "l2bayes-student.zip"
 FOLDER = "l2bayes-student"
 #: What the student notebooks import or are opened with; their dependencies are added to the pins.
-STUDENT_PACKAGES = ("numpy", "scipy", "matplotlib", "scikit-learn", "torch", "pyro-ppl", "ipykernel")
+STUDENT_PACKAGES = ("numpy", "scipy", "matplotlib", "scikit-learn", "torch", "pyro-ppl", "myst-nb", "nbformat", "ipykernel")
 #: Pin files of the repository copied into the bundle: JupyterLab's (added to requirements.txt) and
 #: the ones pip must install without dependencies.
 LAB_PINS, NODEPS_PINS = "requirements-lab.txt", "requirements-nodeps.txt"
