@@ -122,7 +122,7 @@ def package_modules() -> list[str]:
 
 
 #: Installed in the tested environment but not declared by l2bayes: must stay out (a positive control).
-UNDECLARED = ["pytest", "sphinx"]
+UNDECLARED = ["jupyter_book", "pytest"]
 
 _IMPORT_ALL = """
 import importlib, json, sys
