@@ -71,3 +71,13 @@ def test_a_claim_that_relies_on_atol_records_atol():
     entry = LEDGER[-1]
     assert entry["tolerance"] == 0.05 and entry["atol"] == 0.05 and entry["rtol"] == 1e-12
     assert abs(entry["error"] - 0.02) < 1e-12
+
+
+def test_an_entrywise_bound_records_the_entry_nearest_its_bound():
+    from l2bayes import assert_below
+    from l2bayes.testing import LEDGER
+    assert_below([0.4, 0.1], [0.5, 0.3], what="two bounds", method="arithmetic", statement="s")
+    entry = LEDGER[-1]
+    assert (entry["error"], entry["tolerance"]) == (0.4, 0.5)
+    with pytest.raises(AssertionError, match="exceeds the bound 0.3"):
+        assert_below([0.4, 0.35], [0.5, 0.3], what="second over", method="arithmetic", statement="s")

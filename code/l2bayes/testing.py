@@ -184,8 +184,12 @@ def assert_below(value, bound, *, what: str, method: str | None = None, statemen
     v, b = _as_numpy(value), _as_numpy(bound)
     if not (np.all(np.isfinite(v)) and np.all(np.isfinite(b))):
         raise AssertionError(f"{what}: non-finite values")
-    worst = float(np.max(v - b)) if v.size else -np.inf
-    record_claim(what=what, method=method, statement=statement, error=float(np.max(v)) if v.size else 0.0,
-                 tolerance=float(np.min(b)) if b.size else 0.0, reason=reason, kind="below")
+    v, b = np.broadcast_arrays(v, b)
+    # The entry nearest its own bound is the one the claim rests on: record that pair, so that
+    # entrywise bounds of different sizes are not mixed up.
+    i = int(np.argmax(v - b)) if v.size else None
+    error, tolerance = (float(v.flat[i]), float(b.flat[i])) if i is not None else (0.0, 0.0)
+    record_claim(what=what, method=method, statement=statement, error=error, tolerance=tolerance, reason=reason,
+                 kind="below")
     if not np.all(v <= b):
-        raise AssertionError(f"{what}: {float(np.max(v))!r} exceeds the bound {float(np.min(b))!r} (by {worst:.3g})")
+        raise AssertionError(f"{what}: {error!r} exceeds the bound {tolerance!r} (by {error - tolerance:.3g})")
