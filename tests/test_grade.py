@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ast
 import csv
+import dataclasses
 import json
 import os
 import re
@@ -41,7 +42,7 @@ from l2bayes.grade import (
 )
 from l2bayes.grading import wire
 from l2bayes.grading.batch import GraderBusy, parse_shard, shard_of
-from l2bayes.grading.sandbox import Limits, Runner, SandboxUnavailable, Session, bwrap_problem
+from l2bayes.grading.sandbox import Limits, Runner, SandboxUnavailable, Session, bwrap_problem, process_limit
 
 HERE = Path(__file__).parent
 ROOT = HERE.parent
@@ -364,12 +365,25 @@ def test_the_probe_can_tell_without_a_sandbox(tmp_path):
             os.kill(pid, 9)
 
 
+IPC_KEY = 0x12B4E5
+
 LEAVE_BEHIND = '''import _posixsubprocess
+import ctypes
 import os
 import sys
 
 with open("left-behind.txt", "w") as f:
     f.write("for the next submission")
+with open("/dev/shm/left-behind", "w") as f:
+    f.write("for the next submission")
+# System V shared memory and a message queue, and a POSIX message queue: kernel objects, not files.
+libc = ctypes.CDLL(None, use_errno=True)
+libc.mq_open.restype = ctypes.c_int
+for made in (libc.shmget(IPC_KEY, 4096, 0o1666), libc.msgget(IPC_KEY, 0o1666),
+             libc.mq_open(b"/l2bayes-left-behind", os.O_CREAT | os.O_RDWR, 0o666, None)):
+    assert made >= 0, os.strerror(ctypes.get_errno())
+# The probe below can see them here, in the submission that made them.
+assert f"{IPC_KEY:10d}" in open("/proc/sysvipc/shm").read() and f"{IPC_KEY:10d}" in open("/proc/sysvipc/msg").read()
 r, w = os.pipe()
 _posixsubprocess.fork_exec(
     [sys.executable, "-c", "import time; time.sleep(300)  # " + MARKER], [os.fsencode(sys.executable)],
@@ -383,7 +397,12 @@ def penalty_grad(theta, lam, centre):
 LOOK_AROUND = '''import json
 import os
 
-seen = {"files": sorted(os.listdir(".")), "processes": []}
+import ctypes
+
+libc = ctypes.CDLL(None, use_errno=True)
+seen = {"files": sorted(os.listdir(".")), "processes": [], "shm": sorted(os.listdir("/dev/shm")),
+        "sysv": [line.split()[0] for name in ("shm", "msg", "sem") for line in open(f"/proc/sysvipc/{name}").readlines()[1:]],
+        "shmget": libc.shmget(IPC_KEY, 0, 0), "mq_open": libc.mq_open(b"/l2bayes-left-behind", os.O_RDONLY)}
 for entry in os.listdir("/proc"):
     if entry.isdigit() and int(entry) not in (1, os.getpid(), os.getppid()):
         seen["processes"].append(open(f"/proc/{entry}/cmdline", "rb").read().decode(errors="replace")[:80])
@@ -401,16 +420,16 @@ def penalty_grad(theta, lam, centre):
 
 
 def test_in_a_pool_one_submission_leaves_nothing_to_the_next(tmp_path, monkeypatch):
-    """The two share one sandbox and its zygote (jobs=1): the second finds no file and no process of the
-    first, and cannot read the zygote's memory, environment or descriptors."""
+    """The two share one sandbox and its zygote (jobs=1): the second finds no file, no process and no IPC
+    object of the first, and cannot read the zygote's memory, environment or descriptors."""
     from l2bayes.grading import sandbox
 
     started = []
     original = sandbox.Pool.__init__
     monkeypatch.setattr(sandbox.Pool, "__init__", lambda self, *a, **k: started.append(1) or original(self, *a, **k))
     marker = f"l2bayes-pool-{os.getpid()}-{time.monotonic_ns()}"
-    first = with_solution("a_first.ipynb", tmp_path, f"MARKER = {marker!r}\n" + LEAVE_BEHIND)
-    second = with_solution("b_second.ipynb", tmp_path, LOOK_AROUND)
+    first = with_solution("a_first.ipynb", tmp_path, f"MARKER = {marker!r}\nIPC_KEY = {IPC_KEY}\n" + LEAVE_BEHIND)
+    second = with_solution("b_second.ipynb", tmp_path, f"IPC_KEY = {IPC_KEY}\n" + LOOK_AROUND)
     try:
         records = grade_batch([first, second], out=tmp_path / "g.csv", chapter=CHAPTER, seed=0, jobs=1,
                               limits=LIMITS, chapters=CHAPTERS, sandbox=Runner(guard=False))
@@ -423,11 +442,76 @@ def test_in_a_pool_one_submission_leaves_nothing_to_the_next(tmp_path, monkeypat
         scaffold = {Path(p).relative_to(inside).parts[0] for p in (os.path.realpath(sys.base_prefix), *sandbox.site_dirs())
                     if Path(p).is_relative_to(inside)}
         assert set(report["files"]) <= scaffold and report["processes"] == [], report
+        # No System V object, no POSIX message queue, nothing in /dev/shm: each child has its own IPC namespace.
+        assert report["shm"] == [] and report["sysv"] == [], report
+        assert report["shmget"] == report["mq_open"] == -1, report
         assert report["mem"] == report["environ"] == report["fd/0"] == "PermissionError", report
         assert wait_until_gone(marker) == []
     finally:
         for pid in outlived(marker):
             os.kill(pid, 9)
+
+
+MANY_THREADS = '''import threading
+
+threading.stack_size(1 << 18)  # small stacks: the address-space limit is not what this is about
+stop = threading.Event()
+started, error = 0, "none"
+try:
+    for _ in range(300):
+        threading.Thread(target=stop.wait, daemon=True).start()
+        started += 1
+except RuntimeError as exc:
+    error = str(exc)
+stop.set()
+
+
+def penalty_grad(theta, lam, centre):
+    raise RuntimeError(f"STARTED {started} {error}")
+'''
+
+
+@pytest.mark.parametrize("pool", [True, False], ids=["pooled", "sandbox-per-submission"])
+@pytest.mark.parametrize("processes", [16, 400])
+def test_a_submission_gets_no_more_tasks_than_its_limit(tmp_path, monkeypatch, pool, processes):
+    """Threads count as tasks, for RLIMIT_NPROC and for a pids cgroup alike; 400 is the control: all 300 start.
+    Every cgroup made for a sandbox is gone when the batch ends."""
+    from l2bayes.grading import sandbox
+
+    if process_limit() == "none":
+        pytest.skip("the grader runs as root and the host has no pids cgroup: no process limit binds here")
+    made = []
+    original = sandbox._new_pids_cgroup
+    monkeypatch.setattr(sandbox, "_new_pids_cgroup", lambda limit: made.append(original(limit)) or made[-1])
+    sub = with_solution("threads.ipynb", tmp_path, MANY_THREADS)
+    limits = dataclasses.replace(LIMITS, processes=processes, memory_mb=4096)
+    record = grade_batch([sub], out=tmp_path / "g.csv", chapter=CHAPTER, seed=0, jobs=1, limits=limits,
+                         chapters=CHAPTERS, sandbox=Runner(guard=False, pool=pool))[0]
+    feedback = next(e["feedback"] for e in record["exercises"] if e["exercise"] == PG)
+    started, error = re.search(r"STARTED (\d+) (.*)", feedback).groups()
+    if processes == 16:
+        assert int(started) < processes and "can't start new thread" in error, feedback
+    else:
+        assert int(started) == 300 and error.startswith("none"), feedback
+    assert (process_limit() == "cgroup") == bool(made) and not any(os.path.exists(c) for c in made), made
+
+
+def test_where_a_pool_cannot_isolate_its_children_each_submission_gets_a_sandbox(tmp_path, monkeypatch):
+    from l2bayes.grading import sandbox
+
+    def refuse(self, *args, **kwargs):
+        raise sandbox.PoolUnavailable("refused for the test")
+
+    monkeypatch.setattr(sandbox.Pool, "__init__", refuse)
+    started = []
+    original = sandbox.Worker.__init__
+    monkeypatch.setattr(sandbox.Worker, "__init__", lambda self, *a, **k: started.append(1) or original(self, *a, **k))
+    correct = "def penalty_grad(theta, lam, centre):\n    return lam * (np.asarray(theta) - np.asarray(centre))  # {}\n"
+    subs = [with_solution(f"s{i}.ipynb", tmp_path, correct.format(i)) for i in range(2)]
+    records = grade_batch(subs, out=tmp_path / "g.csv", chapter=CHAPTER, seed=0, jobs=1, limits=LIMITS,
+                          chapters=CHAPTERS)
+    assert [r["points"] for r in records] == [len(FULL)] * 2
+    assert len(started) >= 2  # a sandbox of its own for each
 
 
 # --- the grader always finishes ------------------------------------------------------------------
@@ -755,12 +839,27 @@ def test_bad_arguments_raise_value_error_naming_them(tmp_path):
     assert issubclass(SandboxUnavailable, ValueError)
 
 
+def _script_nodes_inner(node: ast.AST):
+    yield node
+    if isinstance(node, ast.If) and isinstance(node.test, ast.Name) and node.test.id == "__package__":
+        for child in node.orelse:
+            yield from _script_nodes_inner(child)
+        return
+    for child in ast.iter_child_nodes(node):
+        yield from _script_nodes_inner(child)
+
+
 def test_the_worker_imports_nothing_of_the_package():
-    for module in ("worker", "wire"):
-        tree = ast.parse((ROOT / "code" / "l2bayes" / "grading" / f"{module}.py").read_text())
-        imported = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
-        imported |= {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.level == 0}
+    """As staged in the sandbox (plain scripts: ``__package__`` is empty), the worker's files import no l2bayes."""
+    for module in ("grading/worker", "grading/wire", "exercises/inputs", "exercises/notebooks"):
+        tree = ast.parse((ROOT / "code" / "l2bayes" / f"{module}.py").read_text())
+        nodes = list(_script_nodes_inner(tree))
+        imported = {a.name for n in nodes if isinstance(n, ast.Import) for a in n.names}
+        imported |= {n.module for n in nodes if isinstance(n, ast.ImportFrom) and n.level == 0}
         assert not {m for m in imported if m and m.split(".")[0] == "l2bayes"}, module
+        whole = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.level == 0}
+        if module == "grading/wire":  # the control: the package's branch does import it
+            assert "l2bayes.exercises.inputs" in whole
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     done = subprocess.run([sys.executable, "-I", "-S", "-c", "import l2bayes"], capture_output=True, env=env)
     assert done.returncode != 0 and b"No module named 'l2bayes'" in done.stderr
@@ -788,6 +887,10 @@ GROUPS = {
                 "    named = [(n, p.detach().clone()) for n, p in named_parameters]\n"
                 "    return [{'params': [p for n, p in named if n.endswith('weight')], 'weight_decay': weight_decay},\n"
                 "            {'params': [p for n, p in named if not n.endswith('weight')], 'weight_decay': 0.0}]",
+    "new parameters": "def weight_decay_groups(named_parameters, weight_decay):\n"
+                      "    named = [(n, torch.nn.Parameter(p.detach().clone())) for n, p in named_parameters]\n"
+                      "    return [{'params': [p for n, p in named if n.endswith('weight')], 'weight_decay': weight_decay},\n"
+                      "            {'params': [p for n, p in named if not n.endswith('weight')], 'weight_decay': 0.0}]",
 }
 
 
@@ -814,8 +917,26 @@ def test_parameter_groups_are_graded_through_the_sandbox():
             assert not result and result.misconception.name == name, result.message
         else:
             assert result.n_passed == 0, (name, result.message)
-            reason = {"nan": "weight_decay nan", "list": "not a real number", "detached": "not the model's own"}[name]
+            reason = {"nan": "weight_decay nan", "list": "not a real number", "detached": "not the model's own",
+                      "new parameters": "not the model's own"}[name]
             assert reason in result.results[0].reason, (name, result.results[0].reason)
+
+
+@pytest.mark.parametrize("name", sorted(GROUPS))
+def test_parameter_groups_are_judged_alike_in_the_students_own_process(name):
+    """The notebook's check() calls the function in process: a copy is told from the model's own there too."""
+    torch = pytest.importorskip("torch")
+    from l2bayes.exercises import evaluate
+
+    namespace = {"torch": torch}
+    exec(GROUPS[name], namespace)
+    result = evaluate("ch04-decay-groups", namespace["weight_decay_groups"], seed=0, chapters=ROOT / "chapters")
+    if name == "correct":
+        assert result.passed, result.message
+    elif name == "biases decayed too":
+        assert result.misconception.name == name, result.message
+    else:
+        assert result.n_passed == 0 and ("not the model's own" in result.message) == (name in ("detached", "new parameters"))
 
 
 def test_tensors_cross_the_sandbox_both_ways():

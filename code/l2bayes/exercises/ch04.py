@@ -16,7 +16,8 @@ not. torch is imported only when its cases are first drawn or read
 (:class:`LazyInputs`), so importing the exercise specs does not import torch.
 The answer's tensors are copies by the time the grader sees them, so a
 parameter is recognised by its shape and values (every case draws them
-afresh, so no two are equal), not by identity.
+afresh, so no two are equal), and a copy by the mark the caller puts on the
+answer's tensors that are not its very arguments (:mod:`l2bayes.exercises.inputs`).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from l2bayes.exercises.inputs import COPY_MARK
 from l2bayes.exercises.spec import Case, Exercise, Misconception, as_float_array, close, close_tuple, describe, is_tensor, log_uniform, part, same
 
 CHAPTER = "04_weight_decay_sgd"
@@ -321,9 +323,10 @@ def _read_groups(groups) -> tuple[list, list]:
                 elif isinstance(p, (tuple, list)) and len(p) == 2 and isinstance(p[0], str):
                     why = " ('params' holds the tensors, not (name, tensor) pairs)"
                 raise ValueError(f"group {k} lists {describe(p)}, not a parameter of the model{why}")
-            if not isinstance(p, sys.modules["torch"].nn.Parameter):
+            if not isinstance(p, sys.modules["torch"].nn.Parameter) or getattr(p, COPY_MARK, False) is True:
                 raise ValueError(f"group {k} lists {describe(p)} that is not the model's own parameter but a copy "
-                                 "(made by .detach(), .clone() or .data?): the optimizer would train the copy")
+                                 "(made by .detach(), .clone(), .data or a new nn.Parameter?): the optimizer "
+                                 "would train the copy")
             listed.append((_fingerprint(p), wd))
     return listed, unknown
 

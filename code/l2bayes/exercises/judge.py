@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from l2bayes.exercises.inputs import mark_copies, tensor_ids
 from l2bayes.exercises.spec import Case, Exercise, Misconception, describe, show
 
 
@@ -117,8 +118,11 @@ def arguments(exercise: Exercise, case: Case) -> list:
 
 def run_local(exercise: Exercise, fn, case: Case) -> Outcome:
     """Call ``fn`` on ``case`` in this process; any exception (and ``sys.exit``) becomes an outcome."""
+    args = arguments(exercise, case)
     try:
-        return Outcome.returned(fn(*arguments(exercise, case)))
+        # Tensors of the answer that are not the arguments themselves are marked (inputs.mark_copies), as
+        # the batch grader's worker marks them before they cross the wire: a copy is told from the original.
+        return Outcome.returned(mark_copies(fn(*args), tensor_ids(args)))
     except (Exception, SystemExit) as exc:  # a student's bug is a verdict, not a crash
         return Outcome.raised(type(exc).__name__, _exception_text(exc))
 

@@ -12,7 +12,7 @@ import sys
 import time
 
 from l2bayes.grading.batch import GraderBusy, grade_batch, merge
-from l2bayes.grading.sandbox import Limits, Runner, SandboxUnavailable
+from l2bayes.grading.sandbox import Limits, Runner, SandboxUnavailable, process_limit
 
 PROG = "python -m l2bayes.grade"
 
@@ -74,6 +74,11 @@ def main(argv=None) -> int:
     if args.no_sandbox:
         print("warning: --no-sandbox: submissions run without bubblewrap and can read the reference solutions and "
               "other students' files; every row of the CSV says sandbox=none", file=sys.stderr)
+    elif process_limit() == "none":
+        print("warning: the grader runs as root and this host has no pids cgroup it can use, so no limit on the "
+              "number of processes binds (the kernel exempts root from RLIMIT_NPROC); a fork bomb is still "
+              "confined to its sandbox's pid namespace and CPU time, but can slow the machine. Run the grader "
+              "as an ordinary user to have the limit.", file=sys.stderr)
     count = [0]
 
     def progress(record: dict, reused: bool) -> None:

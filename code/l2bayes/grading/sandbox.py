@@ -6,8 +6,8 @@ The boundary
     capabilities dropped, ``--die-with-parent`` and ``--new-session``. Its
     file system is an empty read-only root with read-only binds of ``/usr``,
     the Python installation, the site-packages folders and a private folder
-    holding copies of three files (the worker, the wire codec, the notebook
-    model), its own ``/proc`` and ``/dev``, and a size-capped ``/tmp`` as the
+    holding copies of four files (the worker, the wire codec, the notebook
+    model, the input marks), its own ``/proc`` and ``/dev``, and a size-capped ``/tmp`` as the
     only writable place. The repository (the reference solutions), the other
     submissions, the output folder, the records and their key are not in it.
     There is no network but a loopback of its own. Every process a
@@ -17,7 +17,10 @@ The boundary
 Second and third lines
     Inside, the worker lowers its rlimits (address space, CPU seconds, file
     size, processes, open files) and installs an audit hook
-    (:mod:`l2bayes.grading.worker`).
+    (:mod:`l2bayes.grading.worker`). The kernel does not apply RLIMIT_NPROC to
+    uid 0, so a grader running as root puts each sandbox in a cgroup of its own
+    whose ``pids.max`` is the process limit, where the host has a ``pids``
+    cgroup hierarchy (:func:`process_limit`).
 
 Time
     Limits are CPU seconds, measured by the grader from ``/proc`` over the
@@ -53,13 +56,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from l2bayes.exercises import Opaque, Outcome
+from l2bayes.exercises import inputs as input_marks
 from l2bayes.exercises import notebooks as notebook_model
 from l2bayes.grading import wire
 
 HERE = Path(__file__).resolve().parent
 #: The files a worker needs, by the name it imports them under.
 WORKER_FILES = {"worker.py": HERE / "worker.py", "wire.py": HERE / "wire.py",
-                "notebooks.py": Path(notebook_model.__file__).resolve()}
+                "notebooks.py": Path(notebook_model.__file__).resolve(), "inputs.py": Path(input_marks.__file__).resolve()}
 #: Where the worker's files and its writable folder are, inside the sandbox.
 INSIDE_CODE, INSIDE_WORK = "/grader", "/tmp"
 INSTALL_HINT = (
@@ -99,8 +103,9 @@ class Limits:
     tmp_mb : int
         Size of the sandbox's writable ``/tmp``.
     processes : int
-        RLIMIT_NPROC of a worker (binding only when the grader does not run as root;
-        the pid namespace contains the processes either way).
+        Tasks (processes and threads) a worker may have: RLIMIT_NPROC when the grader
+        does not run as root; as root, where the kernel exempts uid 0 from it, a pids
+        cgroup per sandbox when the host has one (:func:`process_limit` says which).
     wall_factor, wall_extra : float
         The wall-clock backstop of a step with a CPU budget of ``t`` is
         ``wall_extra + wall_factor * t`` seconds.
@@ -234,6 +239,82 @@ def bwrap_problem() -> str | None:
     return None
 
 
+def _unescape(field: bytes) -> str:
+    """A path from ``/proc/self/mountinfo`` (spaces and the like written as octal ``\\040``)."""
+    return field.decode("unicode_escape").encode("latin-1").decode("utf-8", "surrogateescape")
+
+
+@functools.lru_cache(maxsize=1)
+def pids_hierarchy() -> str | None:
+    """A cgroup folder where the grader may make cgroups that limit their number of tasks, or ``None``.
+
+    Only for a grader running as root, where RLIMIT_NPROC does not bind (the
+    kernel exempts uid 0, and every sandbox runs as uid 0 seen from outside).
+    A cgroup v1 ``pids`` hierarchy, or cgroup v2 with the ``pids`` controller
+    already enabled for the children of its root; the host's configuration is
+    never changed.
+    """
+    if os.geteuid() != 0:
+        return None
+    try:
+        with open("/proc/self/mountinfo", "rb") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        left, _, right = line.partition(b" - ")
+        fields, (fstype, _source, options) = left.split(), (right.split() + [b"", b"", b""])[:3]
+        point = _unescape(fields[4]) if len(fields) > 4 else ""
+        if fstype == b"cgroup" and b"pids" in options.split(b","):
+            candidate = point
+        elif fstype == b"cgroup2":
+            try:
+                with open(os.path.join(point, "cgroup.subtree_control")) as f:
+                    if "pids" not in f.read().split():
+                        continue
+            except OSError:
+                continue
+            candidate = point
+        else:
+            continue
+        if os.access(candidate, os.W_OK) and os.path.exists(os.path.join(candidate, "cgroup.procs")):
+            return candidate
+    return None
+
+
+def process_limit() -> str:
+    """How the number of processes of a sandbox is limited here: ``"rlimit"``, ``"cgroup"`` or ``"none"``."""
+    if os.geteuid() != 0:
+        return "rlimit"
+    return "cgroup" if pids_hierarchy() else "none"
+
+
+def _new_pids_cgroup(limit: int) -> str | None:
+    """A new cgroup allowing ``limit`` tasks (processes and threads), or ``None`` where there is none."""
+    root = pids_hierarchy()
+    if root is None:
+        return None
+    try:
+        path = tempfile.mkdtemp(prefix="l2bayes-grade-", dir=root)
+        with open(os.path.join(path, "pids.max"), "w") as f:
+            f.write(str(int(limit)))
+    except OSError:
+        return None
+    return path
+
+
+def _remove_cgroup(path: str) -> None:
+    """Remove an empty cgroup: its last task may take a moment to leave once killed."""
+    for _ in range(100):
+        try:
+            os.rmdir(path)
+            return
+        except FileNotFoundError:
+            return
+        except OSError:
+            time.sleep(0.01)
+
+
 @dataclass(frozen=True)
 class Runner:
     """How workers are started: in bubblewrap (the default) or, with ``sandbox=False``, as plain processes.
@@ -262,8 +343,9 @@ class Runner:
             if problem:
                 raise SandboxUnavailable(problem)
 
-    def start(self, limits: Limits, stderr, *, zygote: bool = False) -> tuple[subprocess.Popen, str | None]:
-        """Start a worker (or a pool's zygote); also return the folder to remove when it ends (without a sandbox)."""
+    def start(self, limits: Limits, stderr, *, zygote: bool = False) -> tuple[subprocess.Popen, str | None, str | None]:
+        """Start a worker (or a pool's zygote); also return the folder to remove when it ends (without a
+        sandbox) and the cgroup that limits its processes (a sandbox started as root), to remove then too."""
         if zygote and not self.sandbox:
             raise ValueError("a pool of workers needs the sandbox: its zygote ends every process it can see")
         code_dir = _stage()
@@ -274,6 +356,7 @@ class Runner:
             "file_mb": limits.file_mb,
             "processes": int(limits.processes),
             "reply_mb": limits.reply_mb,
+            "tmp_mb": limits.tmp_mb,
             "guard": self.guard,
             "zygote": zygote,
             "preload": list(self.preload) if zygote else [],
@@ -284,15 +367,23 @@ class Runner:
             inner = [python, "-I", "-S", f"{INSIDE_CODE}/worker.py", json.dumps(config)]
             cmd = bwrap_command(inner, code_dir=code_dir, tmp_mb=limits.tmp_mb, env=clean_env(INSIDE_WORK))
             env, cwd, workdir = {"PATH": "/usr/bin:/bin"}, "/", None
+            cgroup = _new_pids_cgroup(limits.processes)
+            if cgroup:  # the shell joins the cgroup before bwrap starts, so all the sandbox is in it
+                cmd = ["/bin/sh", "-c", 'echo $$ > "$0" && exec "$@"', os.path.join(cgroup, "cgroup.procs"), *cmd]
         else:
             workdir = tempfile.mkdtemp(prefix="l2bayes-grade-")
             allow = sorted({sys.prefix, sys.base_prefix, workdir, code_dir, *site_dirs()})
             config.update(workdir=workdir, deny=list(self.deny), allow=allow)
             cmd = [python, "-I", "-S", os.path.join(code_dir, "worker.py"), json.dumps(config)]
-            env, cwd = clean_env(workdir), workdir
-        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, cwd=cwd,
-                                env=env, start_new_session=True, close_fds=True)
-        return proc, workdir
+            env, cwd, cgroup = clean_env(workdir), workdir, None
+        try:
+            proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, cwd=cwd,
+                                    env=env, start_new_session=True, close_fds=True)
+        except BaseException:
+            if cgroup:
+                _remove_cgroup(cgroup)
+            raise
+        return proc, workdir, cgroup
 
 
 def tree_cpu(root: int) -> float:
@@ -334,7 +425,7 @@ class Worker:
         self.limits = limits
         self.cancel = cancel or threading.Event()
         self._log = tempfile.TemporaryFile()
-        self.proc, self.workdir = runner.start(limits, self._log, zygote=zygote)
+        self.proc, self.workdir, self.cgroup = runner.start(limits, self._log, zygote=zygote)
         os.set_blocking(self.proc.stdin.fileno(), False)
         self._buffer = b""
         self._seq = 0
@@ -461,6 +552,9 @@ class Worker:
         self._log.close()
         if self.workdir:
             shutil.rmtree(self.workdir, ignore_errors=True)
+        if self.cgroup:
+            _remove_cgroup(self.cgroup)
+            self.cgroup = None
 
 
 class _OverBudget(Exception):
@@ -510,11 +604,20 @@ def _inner_pid(pid: int) -> int | None:
     return None
 
 
+class PoolUnavailable(RuntimeError):
+    """A zygote cannot give its children namespaces of their own here: use a sandbox per submission."""
+
+
 class Pool(Worker):
     """One sandbox whose worker (the zygote) has imported numpy, torch and nbformat once and forks a
     fresh child per submission (:class:`PooledWorker`).
 
-    Before the next child is forked, the zygote kills the previous child and every
+    Each child gets namespaces of its own inside the sandbox (a user namespace
+    owning a new IPC and mount namespace, with fresh tmpfs on ``/tmp`` and
+    ``/dev/shm``; :func:`l2bayes.grading.worker.isolate`), so no file or IPC
+    object of one submission is visible to the next. The zygote checks at start
+    that the kernel allows this; where it does not, :class:`Pools` gives every
+    submission a sandbox of its own instead. Before the next child is forked, the zygote kills the previous child and every
     other process of the sandbox and empties its writable folders; the grader
     checks that it says so and otherwise throws the whole sandbox away. A child
     that runs out of time is killed by the grader (its pid seen from outside); the
@@ -526,6 +629,9 @@ class Pool(Worker):
 
     def __init__(self, limits: Limits, runner: Runner, cancel: threading.Event | None = None):
         super().__init__(limits, runner, cancel, zygote=True)
+        if self.ready.get("isolated") is not True:
+            self.close()
+            raise PoolUnavailable("this kernel refuses a pool's child its own namespaces")
         self.zygote_pid = self.ready.get("pid")
         self._zygote_stat = next((f"/proc/{p}/stat" for p in _descendants(self.proc.pid)
                                   if _inner_pid(p) == self.zygote_pid), None)
@@ -632,11 +738,19 @@ class Pools:
         self._local = threading.local()
         self._all: list[Pool] = []
         self._lock = threading.Lock()
+        self.unavailable = False
 
-    def worker(self) -> PooledWorker:
+    def worker(self) -> "PooledWorker | Worker":
+        """A pool's child, or a sandbox of its own where a pool cannot isolate its children."""
+        if self.unavailable:
+            return Worker(self.limits, self.runner, self.cancel)
         pool = getattr(self._local, "pool", None)
         if pool is None or not pool.alive:
-            pool = Pool(self.limits, self.runner, self.cancel)
+            try:
+                pool = Pool(self.limits, self.runner, self.cancel)
+            except PoolUnavailable:
+                self.unavailable = True
+                return Worker(self.limits, self.runner, self.cancel)
             self._local.pool = pool
             with self._lock:
                 self._all.append(pool)

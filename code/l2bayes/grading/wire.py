@@ -19,6 +19,11 @@ import sys
 from collections.abc import Iterator
 from itertools import islice
 
+if __package__:  # the grader's l2bayes.grading.wire
+    from l2bayes.exercises.inputs import COPY_MARK
+else:  # a plain module beside the worker script, in the sandbox
+    from inputs import COPY_MARK
+
 MAX_ELEMENTS = 2_000_000
 MAX_TEXT = 2_000
 MAX_DEPTH = 32
@@ -32,9 +37,10 @@ _TORCH_DTYPES = (
 def encode(value, _depth: int = 0, *, iterators: bool = False):
     """A JSON-able form of ``value``: numbers, strings, lists, tuples, dicts, arrays, tensors.
 
-    A tensor keeps its dtype, whether it requires gradients and whether it is
-    an ``nn.Parameter``, so that ``list(model.named_parameters())`` arrives as
-    it left. With ``iterators=True`` (the worker, for answers) an iterator (a
+    A tensor keeps its dtype, whether it requires gradients, whether it is
+    an ``nn.Parameter`` and whether it is marked as not one of the call's
+    own arguments (:mod:`l2bayes.exercises.inputs`), so that ``list(model.named_parameters())``
+    arrives as it left. With ``iterators=True`` (the worker, for answers) an iterator (a
     generator, ``map``, ``filter``...) is read and sent as a list, as torch
     reads the ``params`` of a parameter group; the grader never reads its own.
     Anything else becomes ``{"__object__": {"type": name}}``; nothing of it is
@@ -74,6 +80,8 @@ def encode(value, _depth: int = 0, *, iterators: bool = False):
             tensor["parameter"] = True  # list(model.named_parameters()) holds Parameters
         if value.requires_grad:
             tensor["requires_grad"] = True
+        if getattr(value, COPY_MARK, False) is True:
+            tensor["copy"] = True  # not one of the call's own arguments (l2bayes.exercises.inputs)
         return {"__tensor__": tensor}
     if np is not None and isinstance(value, np.ndarray):
         body = _array(value)
@@ -164,12 +172,16 @@ def _to_tensor(body):
     name = str(body.get("dtype", "")).removeprefix("torch.")
     if name not in _TORCH_DTYPES:
         raise ValueError("malformed tensor dtype")
-    flags = {key: body.get(key, False) for key in ("parameter", "requires_grad")}
+    flags = {key: body.get(key, False) for key in ("parameter", "requires_grad", "copy")}
     if not all(isinstance(flag, bool) for flag in flags.values()):
         raise ValueError("malformed tensor flags")
     tensor = torch.from_numpy(_to_array(body["array"])).to(getattr(torch, name))
     if flags["requires_grad"] and not (tensor.is_floating_point() or tensor.is_complex()):
         raise ValueError("malformed tensor: only floating-point tensors can require gradients")
     if flags["parameter"]:
-        return torch.nn.Parameter(tensor, requires_grad=flags["requires_grad"])
-    return tensor.requires_grad_(flags["requires_grad"])
+        tensor = torch.nn.Parameter(tensor, requires_grad=flags["requires_grad"])
+    else:
+        tensor = tensor.requires_grad_(flags["requires_grad"])
+    if flags["copy"]:
+        setattr(tensor, COPY_MARK, True)
+    return tensor

@@ -45,9 +45,12 @@ import sys
 import traceback
 
 if __package__:  # imported by the grader or by tests, as part of l2bayes
+    from l2bayes.exercises.inputs import mark_copies, tensor_ids
+
     from .wire import MAX_DEPTH, MAX_ELEMENTS, MAX_TEXT, decode, encode  # noqa: F401 - re-exported
 else:  # the worker script, beside wire.py and notebooks.py (-I keeps its folder off sys.path)
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from inputs import mark_copies, tensor_ids
     from wire import MAX_TEXT, decode, encode
 
 #: Audit events refused outright.
@@ -213,9 +216,77 @@ def handle(request: dict, state: State) -> dict:
     except BaseException as exc:  # noqa: BLE001
         return {"error": _error(exc)}
     try:
-        return {"value": encode(value, iterators=True)}
+        return {"value": encode(mark_copies(value, tensor_ids(args)), iterators=True)}
     except BaseException as exc:  # noqa: BLE001 - e.g. a hostile __int__
         return {"error": {"type": "OutputError", "message": f"the answer could not be sent: {type(exc).__name__}", "line": None}}
+
+
+#: Flags of unshare(2) and mount(2) (linux/sched.h, linux/mount.h).
+_CLONE_NEWNS, _CLONE_NEWIPC, _CLONE_NEWUSER = 0x00020000, 0x08000000, 0x10000000
+_MS_NOSUID, _MS_NODEV, _MS_BIND, _MS_REC, _MS_PRIVATE = 0x2, 0x4, 0x1000, 0x4000, 0x40000
+
+
+def _mount_points_below(folder: str) -> list[str]:
+    """Mount points strictly inside ``folder`` (from ``/proc/self/mountinfo``), outermost first."""
+    prefix = folder.rstrip("/") + "/"
+    points = []
+    with open("/proc/self/mountinfo", "rb") as f:
+        for line in f:
+            # The fifth field, with spaces and the like written as octal escapes (\040).
+            point = line.split()[4].decode("unicode_escape").encode("latin-1").decode("utf-8", "surrogateescape")
+            if point.startswith(prefix):
+                points.append(point)
+    return sorted(set(points), key=lambda p: p.count("/"))
+
+
+def isolate(workdir: str, tmp_mb: int) -> None:
+    """Give this process (a pool's child, just forked) its own IPC namespace and empty writable folders.
+
+    A new user namespace (the only way to new namespaces without privileges:
+    bubblewrap dropped every capability) owns a new IPC namespace, so no System V
+    or POSIX IPC object of an earlier submission is visible and none of this one
+    outlives it, and a new mount namespace, where fresh size-capped tmpfs cover
+    ``workdir`` and ``/dev/shm``. Read-only binds of the host that lie inside
+    ``workdir`` (a virtual environment under the host's temporary folder) are
+    bound again on top. Then every capability is dropped, so the mounts cannot
+    be undone. Raises ``OSError`` if the kernel refuses any step.
+    """
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+
+    def check(result: int, what: str) -> None:
+        if result != 0:
+            errno = ctypes.get_errno()
+            raise OSError(errno, f"{what}: {os.strerror(errno)}")
+
+    uid, gid = os.getuid(), os.getgid()
+    below = _mount_points_below(workdir)
+    held = [os.open(p, os.O_PATH | os.O_DIRECTORY) for p in below]
+    check(libc.unshare(_CLONE_NEWUSER | _CLONE_NEWNS | _CLONE_NEWIPC), "unshare")
+    for name, text in (("setgroups", "deny"), ("uid_map", f"{uid} {uid} 1"), ("gid_map", f"{gid} {gid} 1")):
+        with open(f"/proc/self/{name}", "w") as f:
+            f.write(text)
+    check(libc.mount(b"none", b"/", None, _MS_REC | _MS_PRIVATE, None), "mount --make-rprivate /")
+    options = f"size={int(tmp_mb) << 20},mode=1777".encode()
+    for target in (workdir, "/dev/shm"):
+        if os.path.isdir(target):
+            check(libc.mount(b"tmpfs", target.encode(), b"tmpfs", _MS_NOSUID | _MS_NODEV, options), f"mount {target}")
+    for point, fd in zip(below, held):
+        os.makedirs(point, exist_ok=True)
+        # A bind keeps the read-only flag, locked: it came from a more privileged namespace.
+        check(libc.mount(f"/proc/self/fd/{fd}".encode(), point.encode(), None, _MS_BIND | _MS_REC, None),
+              f"bind {point}")
+        os.close(fd)
+
+    class Header(ctypes.Structure):
+        _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+    class Data(ctypes.Structure):
+        _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
+
+    # _LINUX_CAPABILITY_VERSION_3: two 32-bit words of each set, all zero.
+    check(libc.capset(ctypes.byref(Header(0x20080522, 0)), (Data * 2)()), "capset")
 
 
 def _write(fd: int, message: dict) -> None:
@@ -291,7 +362,7 @@ class Zygote:
 
         # nbformat compiles its schema validator on first use (half a second): once, here, for every child.
         notebooks.parse_notebook(json.dumps({"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
-        _write(self.replies, {"ready": True, "pid": os.getpid()})
+        _write(self.replies, {"ready": True, "pid": os.getpid(), "isolated": self.probe()})
         for line in self.requests:
             request = json.loads(line)
             op, seq = request.get("op"), request.get("seq")
@@ -306,6 +377,19 @@ class Zygote:
             else:
                 self.forward(line, seq)
 
+    def probe(self) -> bool:
+        """Whether a child can be isolated here (:func:`isolate`); the grader uses the pool only if so."""
+        pid = os.fork()
+        if pid == 0:
+            try:
+                isolate(self.config["workdir"], 1)
+                code = 0
+            except BaseException:  # noqa: BLE001 - any failure means no
+                code = 1
+            os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        return os.waitstatus_to_exitcode(status) == 0
+
     def spawn(self) -> None:
         to_child_r, to_child_w = os.pipe()
         from_child_r, from_child_w = os.pipe()
@@ -314,6 +398,7 @@ class Zygote:
             try:
                 for fd in (to_child_w, from_child_r, self.requests.fileno(), self.replies):
                     os.close(fd)
+                isolate(self.config["workdir"], self.config["tmp_mb"])
                 serve(self.config, os.fdopen(to_child_r, "rb"), from_child_w)
             finally:
                 os._exit(0)
