@@ -71,7 +71,7 @@ from l2bayes.grading import wire
 from l2bayes.grading.sandbox import Cancelled, Limits, NotebookRejected, Pools, Runner, Session
 
 #: Bumped when records written by an older grader must not be reused.
-GRADER_VERSION = 2
+GRADER_VERSION = 3  # 3: copies of parameters marked across the wire (ch04-decay-groups)
 RECORD_FORMAT = "l2bayes-grade-record/2"
 CSV_FIELDS = ("submission", "exercise", "points", "max_points", "feedback", "sandbox")
 KEY_FILE, STATE_FILE, LOCK_FILE = "grader.key", "state.json", "lock"
