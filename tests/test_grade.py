@@ -402,7 +402,14 @@ import ctypes
 libc = ctypes.CDLL(None, use_errno=True)
 seen = {"files": sorted(os.listdir(".")), "processes": [], "shm": sorted(os.listdir("/dev/shm")),
         "sysv": [line.split()[0] for name in ("shm", "msg", "sem") for line in open(f"/proc/sysvipc/{name}").readlines()[1:]],
-        "shmget": libc.shmget(IPC_KEY, 0, 0), "mq_open": libc.mq_open(b"/l2bayes-left-behind", os.O_RDONLY)}
+        "shmget": libc.shmget(IPC_KEY, 0, 0), "mq_open": libc.mq_open(b"/l2bayes-left-behind", os.O_RDONLY),
+        "writable": []}
+for folder in SITE_DIRS:  # bound read-only, and again inside each child's own /tmp when they live there
+    try:
+        open(os.path.join(folder, "l2bayes-written"), "w").close()
+        seen["writable"].append(folder)
+    except OSError:
+        pass
 for entry in os.listdir("/proc"):
     if entry.isdigit() and int(entry) not in (1, os.getpid(), os.getppid()):
         seen["processes"].append(open(f"/proc/{entry}/cmdline", "rb").read().decode(errors="replace")[:80])
@@ -426,10 +433,12 @@ def test_in_a_pool_one_submission_leaves_nothing_to_the_next(tmp_path, monkeypat
 
     started = []
     original = sandbox.Pool.__init__
-    monkeypatch.setattr(sandbox.Pool, "__init__", lambda self, *a, **k: started.append(1) or original(self, *a, **k))
+    # Counted once started: a zygote that cannot isolate its children raises (and its batch falls back).
+    monkeypatch.setattr(sandbox.Pool, "__init__", lambda self, *a, **k: original(self, *a, **k) or started.append(1))
     marker = f"l2bayes-pool-{os.getpid()}-{time.monotonic_ns()}"
     first = with_solution("a_first.ipynb", tmp_path, f"MARKER = {marker!r}\nIPC_KEY = {IPC_KEY}\n" + LEAVE_BEHIND)
-    second = with_solution("b_second.ipynb", tmp_path, f"IPC_KEY = {IPC_KEY}\n" + LOOK_AROUND)
+    site_dirs = [os.path.realpath(sys.base_prefix), *sandbox.site_dirs()]
+    second = with_solution("b_second.ipynb", tmp_path, f"IPC_KEY = {IPC_KEY}\nSITE_DIRS = {site_dirs!r}\n" + LOOK_AROUND)
     try:
         records = grade_batch([first, second], out=tmp_path / "g.csv", chapter=CHAPTER, seed=0, jobs=1,
                               limits=LIMITS, chapters=CHAPTERS, sandbox=Runner(guard=False))
@@ -445,6 +454,7 @@ def test_in_a_pool_one_submission_leaves_nothing_to_the_next(tmp_path, monkeypat
         # No System V object, no POSIX message queue, nothing in /dev/shm: each child has its own IPC namespace.
         assert report["shm"] == [] and report["sysv"] == [], report
         assert report["shmget"] == report["mq_open"] == -1, report
+        assert report["writable"] == [], report
         assert report["mem"] == report["environ"] == report["fd/0"] == "PermissionError", report
         assert wait_until_gone(marker) == []
     finally:

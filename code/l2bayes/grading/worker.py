@@ -261,13 +261,15 @@ def isolate(workdir: str, tmp_mb: int) -> None:
             raise OSError(errno, f"{what}: {os.strerror(errno)}")
 
     uid, gid = os.getuid(), os.getgid()
-    below = _mount_points_below(workdir)
-    held = [os.open(p, os.O_PATH | os.O_DIRECTORY) for p in below]
     check(libc.unshare(_CLONE_NEWUSER | _CLONE_NEWNS | _CLONE_NEWIPC), "unshare")
     for name, text in (("setgroups", "deny"), ("uid_map", f"{uid} {uid} 1"), ("gid_map", f"{gid} {gid} 1")):
         with open(f"/proc/self/{name}", "w") as f:
             f.write(text)
     check(libc.mount(b"none", b"/", None, _MS_REC | _MS_PRIVATE, None), "mount --make-rprivate /")
+    # Held open in the new mount namespace (a bind's source must be a mount of the caller's own
+    # namespace), before the new tmpfs hides them.
+    below = _mount_points_below(workdir)
+    held = [os.open(p, os.O_PATH | os.O_DIRECTORY) for p in below]
     options = f"size={int(tmp_mb) << 20},mode=1777".encode()
     for target in (workdir, "/dev/shm"):
         if os.path.isdir(target):
