@@ -125,7 +125,7 @@ MUTANTS = (
         ("    if np.any(err > bound):\n", "    if np.any(err > 2 * bound):\n"),
     ), ("tests/test_testing.py",)),
     Mutant("assert_below: NaN passes", "code/l2bayes/testing.py", (
-        ("    if not (np.all(np.isfinite(v)) and np.all(np.isfinite(b))):\n        raise AssertionError(f\"{what}: non-finite values\")\n    worst", "    worst"),
+        ("    if not (np.all(np.isfinite(v)) and np.all(np.isfinite(b))):\n        raise AssertionError(f\"{what}: non-finite values\")\n", ""),
         ("    if not np.all(v <= b):\n", "    if np.any(v > b):\n"),
     ), ("tests/test_testing.py",)),
     # --- exercise specs: a misconception that is no longer recognised, a tolerance too loose ------
