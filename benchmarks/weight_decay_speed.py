@@ -34,36 +34,8 @@ import time
 VARIANTS = ("penalty", "weight_decay", "weight_decay_foreach")
 
 
-def run_variant(variant: str, steps: int, batch: int) -> dict:
-    import torch
-
-    torch.set_num_threads(1)
-    torch.manual_seed(0)
-    net = torch.nn.Sequential(torch.nn.Linear(784, 1024), torch.nn.ReLU(), torch.nn.Linear(1024, 512),
-                              torch.nn.ReLU(), torch.nn.Linear(512, 10))
-    xb, yb = torch.randn(batch, 784), torch.randint(0, 10, (batch,))
-    wd = 1e-4
-    opt = torch.optim.SGD(net.parameters(), lr=1e-3, weight_decay=0.0 if variant == "penalty" else wd,
-                          foreach=variant == "weight_decay_foreach")
-    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    times = []
-    for _ in range(steps + 3):
-        start = time.perf_counter()
-        loss = torch.nn.functional.cross_entropy(net(xb), yb)
-        if variant == "penalty":
-            loss = loss + wd / 2 * sum((p**2).sum() for p in net.parameters())
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        times.append(time.perf_counter() - start)
-    rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return {"variant": variant, "params": sum(p.numel() for p in net.parameters()),
-            "min_ms": 1e3 * min(times[3:]), "median_ms": 1e3 * statistics.median(times[3:]),
-            "peak_rss_growth_mib": (rss1 - rss0) / 1024}
-
-
 def make_step(variant: str, batch: int):
-    """One training step of ``variant`` as a closure, on its own copy of the seeded MLP."""
+    """One training step of ``variant`` as a closure, on its own copy of the seeded MLP; and the MLP's size."""
     import torch
 
     torch.manual_seed(0)
@@ -82,7 +54,24 @@ def make_step(variant: str, batch: int):
         loss.backward()
         opt.step()
 
-    return step
+    return step, sum(p.numel() for p in net.parameters())
+
+
+def run_variant(variant: str, steps: int, batch: int) -> dict:
+    import torch
+
+    torch.set_num_threads(1)
+    step, n_params = make_step(variant, batch)
+    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    times = []
+    for _ in range(steps + 3):
+        start = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - start)
+    rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return {"variant": variant, "params": n_params,
+            "min_ms": 1e3 * min(times[3:]), "median_ms": 1e3 * statistics.median(times[3:]),
+            "peak_rss_growth_mib": (rss1 - rss0) / 1024}
 
 
 def main(argv: list[str]) -> int:
@@ -112,9 +101,9 @@ def main(argv: list[str]) -> int:
 
     torch.set_num_threads(1)
     print(f"paired against weight_decay, {args.steps} interleaved pairs (median ratio, IQR):")
-    reference = make_step("weight_decay", args.batch)
+    reference, _ = make_step("weight_decay", args.batch)
     for variant in ("penalty", "weight_decay_foreach"):
-        r = paired(reference, make_step(variant, args.batch), pairs=args.steps, warmup=3)
+        r = paired(reference, make_step(variant, args.batch)[0], pairs=args.steps, warmup=3)
         print(f"  {variant:22s} {r}")
     print("ratio: fastest step time / fastest step time of weight_decay (for-loop)")
     return 0

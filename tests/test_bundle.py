@@ -1,4 +1,9 @@
-"""Tests of the student bundle: the public case bank, the zip, and the bundle installed as its README says."""
+"""Tests of the student bundle: the case bank's seed and format, the zip, and the bundle installed as its README says.
+
+That every exercise's reference passes on the public bank, and every named mistake is named by it as by
+the references, is checked with the other per-exercise checks in ``test_exercise_registry.py`` (the
+bank itself is the fixture ``bank_folder`` of ``conftest.py``).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,6 @@ import json
 import os
 import re
 import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
@@ -15,73 +19,15 @@ import pytest
 import l2bayes.exercises as exercises
 from l2bayes.exercises import EXERCISES, bank, evaluate, reference
 from l2bayes.publishing import find_solution_leaks
-from l2bayes.publishing.bundle import BUNDLE_NAME, FOLDER, STUDENT_PACKAGES, write_bundle, write_case_bank
+from l2bayes.publishing.bundle import FOLDER, STUDENT_PACKAGES, write_bundle
 
 ROOT = Path(__file__).parents[1]
 CHAPTERS = ROOT / "chapters"
 
 
-def _wrong_implementations():
-    """``(exercise id, misconception name, wrong fn)`` from the exercise tests' tables."""
-    sys.path.insert(0, str(Path(__file__).parent))
-    import test_exercises
-    import test_exercises_ch02_ch03
-    import test_exercises_ch04_ch06
-
-    out = []
-    for table in (test_exercises.WRONG, test_exercises_ch02_ch03.WRONG, test_exercises_ch04_ch06.WRONG):
-        for exercise_id, by_name in table.items():
-            for name, fns in by_name.items():
-                for fn in fns if isinstance(fns, list) else [fns]:
-                    out.append((exercise_id, name, fn))
-    return out
-
-
-WRONG = _wrong_implementations()
-
-
-@pytest.fixture(scope="module")
-def bank_folder(tmp_path_factory):
-    """A case bank written from the real chapters, as the student wheel carries it."""
-    folder = tmp_path_factory.mktemp("bank")
-    files = write_case_bank(folder, CHAPTERS)
-    assert set(files) == set(EXERCISES)
-    return folder
-
-
-@pytest.fixture
-def with_bank(bank_folder, monkeypatch):
-    """Make this process look like the student wheel: a bank installed, no chapters configured."""
-    monkeypatch.setattr(bank, "folder", lambda: bank_folder)
-    monkeypatch.delenv("L2BAYES_CHAPTERS", raising=False)
-    bank.index.cache_clear()
-    bank.load.cache_clear()
-    yield
-    bank.index.cache_clear()
-    bank.load.cache_clear()
-
-
 def test_the_repository_has_no_bank_and_uses_the_references():
     assert not bank.available()
     assert not exercises.uses_bank()
-
-
-@pytest.mark.parametrize("exercise_id", list(EXERCISES))
-def test_with_the_bank_the_reference_passes_on_the_public_cases(with_bank, exercise_id):
-    assert exercises.uses_bank() and not exercises.uses_bank(CHAPTERS)
-    result = evaluate(exercise_id, reference(exercise_id, CHAPTERS))
-    assert result.passed and result.seed == bank.PUBLIC_SEED
-    assert len(result.results) == EXERCISES[exercise_id].n_random + len(EXERCISES[exercise_id].edge_cases)
-
-
-@pytest.mark.parametrize(("exercise_id", "name", "fn"), WRONG, ids=[f"{i}-{n}" for i, n, _ in WRONG])
-def test_with_the_bank_each_misconception_fails_and_is_named_as_with_the_references(with_bank, exercise_id, name, fn):
-    offline = evaluate(exercise_id, fn)
-    online = evaluate(exercise_id, fn, seed=bank.PUBLIC_SEED, chapters=CHAPTERS)
-    assert not offline.passed
-    assert offline.misconception is not None and offline.misconception.name == name, offline.message
-    assert [r.passed for r in offline.results] == [r.passed for r in online.results]
-    assert offline.message == online.message
 
 
 def test_with_the_bank_only_the_public_seed_is_accepted(with_bank):

@@ -1,129 +1,39 @@
-"""Tests of l2bayes.exercises: specs, check(), misconception detectors, notebook reading."""
+"""Tests of the checking machinery of l2bayes.exercises: check(), evaluate(), comparisons, feedback,
+notebook reading, the command line.
+
+What every exercise must do (its reference passes, its stub and its named mistakes fail) is tested
+once for all of them in ``test_exercise_registry.py``; what only one chapter's exercises do, in
+``test_exercise_specs.py``.
+"""
 
 from __future__ import annotations
 
-import inspect
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from l2bayes.exercises import (
-    EXERCISES,
-    Opaque,
-    check,
-    close,
-    evaluate,
-    exercise_ids,
-    get_exercise,
-    reference,
-    same,
-)
+from l2bayes.exercises import EXERCISES, Opaque, check, close, evaluate, get_exercise, reference, same
 from l2bayes.exercises.__main__ import main as list_main
 from l2bayes.exercises.judge import draw_cases
 from l2bayes.exercises.notebooks import defined_function, load_reference, needed_imports, strip_magics
-from l2bayes.exercises.spec import describe
+from l2bayes.exercises.spec import close_tuple, describe, show
+from wrong_answers.ch01 import WRONG
+from wrong_answers.ch04 import split
 
 FIXTURE_CHAPTERS = Path(__file__).parent / "submissions" / "book" / "chapters"
 REAL_CHAPTERS = Path(__file__).parents[1] / "chapters"
 
 
-def _q(theta):
-    theta = np.asarray(theta, float)
-    return theta @ theta, theta.size
-
-
-# One wrong implementation per named misconception: each must fail and be named.
-WRONG = {
-    "ch01-penalty-grad": {
-        "factor of two": lambda theta, lam, centre: 2 * lam * (theta - centre),
-        "half kept": lambda theta, lam, centre: lam / 2 * (theta - centre),
-        "centre ignored": lambda theta, lam, centre: lam * theta,
-        "sign flipped": lambda theta, lam, centre: lam * (centre - theta),
-        "penalty, not its gradient": lambda theta, lam, centre: 0.5 * lam * np.sum((theta - centre) ** 2),
-    },
-    "ch01-neg-log-prior": {
-        "normalising constant dropped": lambda theta, s: _q(theta)[0] / (2 * s**2),
-        "σ in place of σ²": lambda theta, s: _q(theta)[0] / (2 * s) + _q(theta)[1] / 2 * np.log(2 * np.pi * s**2),
-        "log(2πσ) for log(2πσ²)": lambda theta, s: _q(theta)[0] / (2 * s**2) + _q(theta)[1] / 2 * np.log(2 * np.pi * s),
-        "σ everywhere": lambda theta, s: _q(theta)[0] / (2 * s) + _q(theta)[1] / 2 * np.log(2 * np.pi * s),
-        "constant for one entry": lambda theta, s: _q(theta)[0] / (2 * s**2) + 0.5 * np.log(2 * np.pi * s**2),
-        "log prior, not its negative": lambda theta, s: -(_q(theta)[0] / (2 * s**2) + _q(theta)[1] / 2 * np.log(2 * np.pi * s**2)),
-        "½ missing in the exponent": lambda theta, s: _q(theta)[0] / s**2 + _q(theta)[1] / 2 * np.log(2 * np.pi * s**2),
-    },
-    "ch01-mse-weight-decay": {
-        "batch size for n": lambda sd, s, n, b: 2 * s**2 / (b * sd**2),
-        "σ in place of σ²": lambda sd, s, n, b: 2 * s / (n * sd),
-        "factor 2 missing": lambda sd, s, n, b: s**2 / (n * sd**2),
-        "noise variance missing": lambda sd, s, n, b: 2 / (n * sd**2),
-        "cross-entropy formula": lambda sd, s, n, b: 1 / (n * sd**2),
-        "n missing": lambda sd, s, n, b: 2 * s**2 / sd**2,
-        "upside down": lambda sd, s, n, b: n * sd**2 / (2 * s**2),
-    },
-    "ch01-prior-from-weight-decay": {
-        "wd = 1/σ² (n forgotten)": lambda: 5e-4**-0.5,
-        "variance for standard deviation": lambda: 1 / (50_000 * 5e-4),
-        "precision for standard deviation": lambda: 50_000 * 5e-4,
-        "MSELoss's factor 2": lambda: (2 / (50_000 * 5e-4)) ** 0.5,
-        "penalty without the half": lambda: (2 * 50_000 * 5e-4) ** -0.5,
-    },
-}
-
-CASES = [(i, name, fn) for i, table in WRONG.items() for name, fn in table.items()]
-#: The exercises of the fixture book (chapter 1); later chapters have their own test files.
-CH01 = exercise_ids("01_prior_to_penalty")
-
-
-def test_every_exercise_has_at_least_two_distinct_misconceptions():
-    assert len(EXERCISES) >= len(CH01) > 0
-    for ex in EXERCISES.values():
-        names = [m.name for m in ex.misconceptions]
-        assert len(names) >= 2 and len(set(names)) == len(names), ex.id
-
-
-def test_every_chapter_1_misconception_has_a_wrong_implementation_here():
-    assert set(WRONG) == set(CH01)
-    for exercise_id in CH01:
-        names = {m.name for m in EXERCISES[exercise_id].misconceptions}
-        assert names == set(WRONG[exercise_id]), f"{exercise_id}: every misconception needs a wrong implementation here"
-
-
-@pytest.mark.parametrize("exercise_id", CH01)
-def test_reference_passes_its_own_check(exercise_id):
-    for seed in (0, 1, 2):
-        result = evaluate(exercise_id, reference(exercise_id, FIXTURE_CHAPTERS), seed=seed, chapters=FIXTURE_CHAPTERS)
-        assert result and result.passed and result.fraction == 1.0
-        assert "passed all" in result.message and "Checked:" in result.message
-
-
-@pytest.mark.parametrize("exercise_id, name, fn", CASES, ids=[f"{i}:{n}" for i, n, _ in CASES])
-def test_each_misconception_fails_and_is_named(exercise_id, name, fn):
-    ex = get_exercise(exercise_id)
-    message = next(m.message for m in ex.misconceptions if m.name == name)
-    for seed in (0, 1, 2, 3):
-        result = evaluate(exercise_id, fn, seed=seed, chapters=FIXTURE_CHAPTERS)
-        assert not result
-        assert result.misconception is not None and result.misconception.name == name
-        assert f"Misconception ({name}): {message}" in result.message
-
-
 def test_check_prints_the_misconception_and_the_failing_case(capsys):
-    result = check("ch01-penalty-grad", WRONG["ch01-penalty-grad"]["factor of two"], seed=7, chapters=FIXTURE_CHAPTERS)
+    result = check("ch01-penalty-grad", WRONG["ch01-penalty-grad"]["factor of two"][0], seed=7, chapters=FIXTURE_CHAPTERS)
     out = capsys.readouterr().out
     assert not result
     assert "did you differentiate λ/2‖θ − μ‖² as λ‖θ − μ‖²?" in out
     for part in ("inputs:", "theta = array(", "expected:", "got:", "seed=7"):
         assert part in out
-
-
-@pytest.mark.parametrize("exercise_id", CH01)
-def test_stub_fails_with_not_implemented(exercise_id, capsys):
-    def stub(*args):
-        raise NotImplementedError("write your solution here")
-
-    result = check(exercise_id, stub, chapters=FIXTURE_CHAPTERS)
-    assert not result and result.n_passed == 0
-    assert "not implemented yet" in capsys.readouterr().out
 
 
 def test_a_raising_function_gets_a_message_not_a_traceback(capsys):
@@ -225,18 +135,6 @@ def test_same_never_raises_and_describe_names_odd_values():
     assert describe(None) == "None" and "shape (2,)" in describe(np.zeros(2))
 
 
-def test_signatures_in_the_specs_match_the_references():
-    for chapters, ids in ((FIXTURE_CHAPTERS, CH01), (REAL_CHAPTERS, tuple(EXERCISES))):
-        for exercise_id in ids:
-            ex = EXERCISES[exercise_id]
-            assert tuple(inspect.signature(reference(ex.id, chapters)).parameters) == ex.params, ex.id
-
-
-@pytest.mark.parametrize("exercise_id", list(EXERCISES))
-def test_the_real_chapter_references_pass(exercise_id):
-    assert evaluate(exercise_id, reference(exercise_id, REAL_CHAPTERS), seed=0, chapters=REAL_CHAPTERS)
-
-
 def test_list_prints_every_id_chapter_and_signature(capsys):
     assert list_main(["--list"]) == 0
     out = capsys.readouterr().out.splitlines()
@@ -257,3 +155,37 @@ def test_solution_cells_need_only_the_imports_they_use():
     for bad in ("x = 1\ndef f(): pass", "def f(): pass\ndef g(): pass", "def f(:"):
         with pytest.raises(ValueError, match="solution cell"):
             defined_function(bad)
+
+
+def test_tuple_answers_of_the_wrong_kind_are_explained():
+    cmp = close_tuple("theta", "buf")
+    want = (np.ones(2), np.zeros(2))
+    assert cmp(want, [np.ones(2), np.zeros(2)]) is None
+    assert "expected a tuple (theta, buf), got an array" in cmp(want, np.ones(2))
+    assert "expected a tuple (theta, buf), got a tuple of length 3" in cmp(want, (1, 2, 3))
+    assert cmp(want, (np.ones(2), np.array([0.0, 0.1]))).startswith("buf: values differ")
+    only_theta = evaluate("ch04-sgd-momentum-step", lambda th, g, b, lr, mu, wd: th - lr * (mu * b + g + wd * th),
+                          seed=0, chapters=REAL_CHAPTERS)
+    assert only_theta.n_passed == 0 and "expected a tuple (theta, buf)" in only_theta.message
+
+
+def test_show_writes_parameter_groups_and_named_parameters_by_shape():
+    torch = pytest.importorskip("torch")
+    model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Linear(4, 2))
+    named = list(model.named_parameters())
+    assert show(named) == "[('0.weight', tensor (4, 3)), ('0.bias', tensor (4,)), ('1.weight', tensor (2, 4)), ('1.bias', tensor (2,))]"
+    weights, others = split(named)
+    assert show([{"params": weights, "weight_decay": 0.1}, {"params": others, "weight_dacay": 0.0}]) == (
+        "[{'params': [tensor (4, 3), tensor (2, 4)], 'weight_decay': 0.1}, {'params': [tensor (4,), tensor (2,)], 'weight_dacay': 0.0}]"
+    )
+    assert show([{"params": model.parameters()}, {"params": model[0].bias}]) == "[{'params': <a generator>}, {'params': tensor (4,)}]"
+    assert show([{"params": ["0.weight", named[1]]}]) == "[{'params': ['0.weight', ('0.bias', tensor (4,))]}]"
+    many = show([{"params": [p for _ in range(5) for _, p in named]}])
+    assert many.endswith("tensor (2,), ... (8 more)]}]")
+    assert show((np.ones(2), np.zeros(2))).startswith("(array(")  # other lists are written as before
+
+
+def test_importing_the_specs_does_not_import_torch():
+    code = "import sys, l2bayes.exercises as e; assert len(e.exercise_ids()) >= 12; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"

@@ -107,6 +107,21 @@ class _CheckedOptimizer(torch.optim.Optimizer):
     def _check_hyperparameters(self, group: dict) -> None:  # pragma: no cover - overridden
         raise NotImplementedError
 
+    def _update(self, group: dict, params: list) -> None:  # pragma: no cover - overridden
+        """Update ``params``, the tensors of ``group`` that have a gradient."""
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        """One update of every parameter that has a gradient; returns ``closure()``'s loss."""
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            self._update(group, [p for p in group["params"] if p.grad is not None])
+        return loss
+
     def add_param_group(self, param_group: dict) -> None:
         if not isinstance(param_group, dict):
             raise ValueError(f"param_group must be a dict, got {type(param_group).__name__}")
@@ -177,24 +192,14 @@ class SGD(_CheckedOptimizer):
         if group["nesterov"] and (momentum == 0.0 or dampening != 0.0):
             raise ValueError("nesterov=True requires momentum > 0 and dampening == 0")
 
-    @torch.no_grad()
-    def step(self, closure=None):
-        """One update of every parameter that has a gradient; returns ``closure()``'s loss."""
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
-        for group in self.param_groups:
-            params = [p for p in group["params"] if p.grad is not None]
-            grads = [p.grad for p in params]
-            bufs = [self.state[p].get("momentum_buffer") for p in params]
-            sgd(params, grads, bufs, lr=group["lr"], weight_decay=group["weight_decay"],
-                momentum=group["momentum"], dampening=group["dampening"],
-                nesterov=group["nesterov"], maximize=group["maximize"], foreach=group["foreach"])
-            if group["momentum"] != 0:
-                for p, buf in zip(params, bufs):
-                    self.state[p]["momentum_buffer"] = buf
-        return loss
+    def _update(self, group: dict, params: list) -> None:
+        bufs = [self.state[p].get("momentum_buffer") for p in params]
+        sgd(params, [p.grad for p in params], bufs, lr=group["lr"], weight_decay=group["weight_decay"],
+            momentum=group["momentum"], dampening=group["dampening"],
+            nesterov=group["nesterov"], maximize=group["maximize"], foreach=group["foreach"])
+        if group["momentum"] != 0:
+            for p, buf in zip(params, bufs):
+                self.state[p]["momentum_buffer"] = buf
 
 
 def sgd(params, grads, momentum_buffers, *, lr, weight_decay, momentum, dampening, nesterov,
@@ -288,31 +293,22 @@ class Adam(_CheckedOptimizer):
         if not isinstance(group["amsgrad"], bool):
             raise ValueError(f"amsgrad must be True or False, got {group['amsgrad']!r}")
 
-    @torch.no_grad()
-    def step(self, closure=None):
-        """One update of every parameter that has a gradient; returns ``closure()``'s loss."""
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
-        for group in self.param_groups:
-            params = [p for p in group["params"] if p.grad is not None]
-            for p in params:
-                if not self.state[p]:  # lazy initialisation, as torch does
-                    self.state[p]["step"] = torch.tensor(0.0, dtype=torch.get_default_dtype())
-                    self.state[p]["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-                    self.state[p]["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-                    if group["amsgrad"]:
-                        self.state[p]["max_exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-            states = [self.state[p] for p in params]
-            adam(params, [p.grad for p in params], [s["exp_avg"] for s in states],
-                 [s["exp_avg_sq"] for s in states],
-                 [s["max_exp_avg_sq"] for s in states] if group["amsgrad"] else [],
-                 [s["step"] for s in states],
-                 lr=group["lr"], beta1=group["betas"][0], beta2=group["betas"][1], eps=group["eps"],
-                 weight_decay=group["weight_decay"], decoupled=self._decoupled,
-                 amsgrad=group["amsgrad"], maximize=group["maximize"], foreach=group["foreach"])
-        return loss
+    def _update(self, group: dict, params: list) -> None:
+        for p in params:
+            if not self.state[p]:  # lazy initialisation, as torch does
+                self.state[p]["step"] = torch.tensor(0.0, dtype=torch.get_default_dtype())
+                self.state[p]["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+                self.state[p]["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+                if group["amsgrad"]:
+                    self.state[p]["max_exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+        states = [self.state[p] for p in params]
+        adam(params, [p.grad for p in params], [s["exp_avg"] for s in states],
+             [s["exp_avg_sq"] for s in states],
+             [s["max_exp_avg_sq"] for s in states] if group["amsgrad"] else [],
+             [s["step"] for s in states],
+             lr=group["lr"], beta1=group["betas"][0], beta2=group["betas"][1], eps=group["eps"],
+             weight_decay=group["weight_decay"], decoupled=self._decoupled,
+             amsgrad=group["amsgrad"], maximize=group["maximize"], foreach=group["foreach"])
 
 
 class AdamW(Adam):
@@ -442,48 +438,30 @@ class SGLD(_CheckedOptimizer):
         if not isinstance(group["foreach"], bool):
             raise ValueError(f"foreach must be True or False, got {group['foreach']!r}")
 
-    @torch.no_grad()
-    def step(self, closure=None):
-        """One Langevin step of every parameter that has a gradient; returns ``closure()``'s loss."""
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
-        for group in self.param_groups:
-            params = [p for p in group["params"] if p.grad is not None]
-            sgld(params, [p.grad for p in params], lr=group["lr"], weight_decay=group["weight_decay"],
-                 temperature=group["temperature"], generator=self.generator, foreach=group["foreach"])
-        return loss
+    def _update(self, group: dict, params: list) -> None:
+        sgld(params, [p.grad for p in params], lr=group["lr"], weight_decay=group["weight_decay"],
+             temperature=group["temperature"], generator=self.generator, foreach=group["foreach"])
 
 
 def sgld(params, grads, *, lr, weight_decay, temperature, generator=None, foreach=False) -> None:
     """Functional SGLD: update ``params`` in place, drawing the noise from ``generator``.
 
-    Both paths draw one standard normal tensor per parameter, in the order of
-    ``params``, so they consume the generator identically.
+    The drift is the SGD step itself (:func:`sgd` without momentum), so a change
+    to SGD's arithmetic is a change to SGLD's; the Langevin noise is added after
+    it. Both paths draw one standard normal tensor per parameter, in the order
+    of ``params``, so they consume the generator identically.
     """
-    step = _multi_tensor_sgld if foreach else _single_tensor_sgld
-    step(params, grads, lr=lr, weight_decay=weight_decay, temperature=temperature, generator=generator)
+    sgd(params, grads, [None] * len(params), lr=lr, weight_decay=weight_decay, momentum=0.0, dampening=0.0,
+        nesterov=False, maximize=False, foreach=foreach)
+    if temperature == 0 or not params:
+        return
+    noise_std = (2.0 * lr * temperature) ** 0.5
+    if foreach:
+        torch._foreach_add_(params, [_noise(theta, generator) for theta in params], alpha=noise_std)
+    else:
+        for theta in params:
+            theta.add_(_noise(theta, generator), alpha=noise_std)
 
 
 def _noise(theta, generator):
     return torch.randn(theta.shape, generator=generator, dtype=theta.dtype, device=theta.device)
-
-
-def _single_tensor_sgld(params, grads, *, lr, weight_decay, temperature, generator):
-    noise_std = (2.0 * lr * temperature) ** 0.5
-    for theta, grad in zip(params, grads):
-        g = grad.add(theta, alpha=weight_decay) if weight_decay != 0 else grad
-        theta.add_(g, alpha=-lr)  # the SGD step on the mean objective
-        if temperature != 0:
-            theta.add_(_noise(theta, generator), alpha=noise_std)  # Langevin noise, std sqrt(2 lr T)
-
-
-def _multi_tensor_sgld(params, grads, *, lr, weight_decay, temperature, generator):
-    if not params:
-        return
-    noise_std = (2.0 * lr * temperature) ** 0.5
-    g = torch._foreach_add(grads, params, alpha=weight_decay) if weight_decay != 0 else list(grads)
-    torch._foreach_add_(params, g, alpha=-lr)
-    if temperature != 0:
-        torch._foreach_add_(params, [_noise(theta, generator) for theta in params], alpha=noise_std)

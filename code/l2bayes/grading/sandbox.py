@@ -824,13 +824,17 @@ class Session:
     def _out_of_time(self) -> bool:
         return self.used >= self.limits.submission_seconds or time.monotonic() >= self.wall_deadline
 
-    def load(self) -> list[tuple[str, list[str]]]:
-        """Read the notebook in a worker: ``[(cell name, functions it defines)]``; ``NotebookRejected`` if unusable."""
+    def _load(self):
+        """``(worker, reply)``: a new worker asked to read the notebook; ``NotebookRejected`` if that killed it."""
         worker = self._spawn()
         try:
-            reply = self._request(worker, {"op": "load", "notebook": self.notebook}, self.limits.cell_seconds)
+            return worker, self._request(worker, {"op": "load", "notebook": self.notebook}, self.limits.cell_seconds)
         except WorkerLost as lost:
             raise NotebookRejected(f"reading it stopped the grader's worker ({lost.reason})") from None
+
+    def load(self) -> list[tuple[str, list[str]]]:
+        """Read the notebook in a worker: ``[(cell name, functions it defines)]``; ``NotebookRejected`` if unusable."""
+        worker, reply = self._load()
         if "error" in reply:
             worker.close()
             error = reply["error"] if isinstance(reply["error"], dict) else {}
@@ -852,11 +856,7 @@ class Session:
         worker, self._fresh = self._fresh, None
         if worker is not None:
             return worker
-        worker = self._spawn()
-        try:
-            reply = self._request(worker, {"op": "load", "notebook": self.notebook}, self.limits.cell_seconds)
-        except WorkerLost as lost:
-            raise NotebookRejected(f"reading it stopped the grader's worker ({lost.reason})") from None
+        worker, reply = self._load()
         if "error" in reply:
             worker.close()
             raise NotebookRejected("it could not be read a second time")
