@@ -158,8 +158,21 @@ def test_every_formula_is_typeset(visits, rel):
         assert state["count"] > 0, "a chapter without any formula"
 
 
-IMAGES = """() => [...document.querySelectorAll('article img')].map(i => (
-  {src: i.getAttribute('src'), alt: (i.getAttribute('alt') || '').trim(), loaded: i.complete && i.naturalWidth > 0}))"""
+# Figures load lazily (loading="lazy"): each is scrolled to, as a reader would, before it is checked.
+IMAGES = """async () => {
+  const out = [];
+  for (const i of document.querySelectorAll('article img')) {
+    i.scrollIntoView();
+    await new Promise(done => {
+      if (i.complete && i.naturalWidth > 0) return done();
+      i.addEventListener('load', done, {once: true});
+      i.addEventListener('error', done, {once: true});
+      setTimeout(done, 10000);
+    });
+    out.push({src: i.getAttribute('src'), alt: (i.getAttribute('alt') || '').trim(), loaded: i.complete && i.naturalWidth > 0});
+  }
+  return out;
+}"""
 
 
 @pytest.mark.parametrize("rel", PAGES)
