@@ -341,9 +341,11 @@ def icon_names(pages: list[Path], scripts: list[Path]) -> set[str]:
 
 
 def theme_fonts() -> Path:
-    """The folder of FontAwesome's ``.ttf`` files inside pydata-sphinx-theme."""
-    import pydata_sphinx_theme
-
+    """The folder of FontAwesome's ``.ttf`` files inside pydata-sphinx-theme (missing without the theme)."""
+    try:
+        import pydata_sphinx_theme
+    except ImportError:
+        return Path("pydata-sphinx-theme-is-not-installed")
     return Path(pydata_sphinx_theme.__file__).parent / "theme" / "pydata_sphinx_theme" / "static" / "vendor" / "fontawesome" / "webfonts"
 
 
