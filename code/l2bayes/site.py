@@ -23,6 +23,10 @@ incremental build (a console error). :func:`_drop_thebe` removes those assets.
 It also trims what readers never download: the theme's source maps (and the
 comments that point to them) and its server-side translation catalogues.
 
+Last of all, :func:`l2bayes.site_assets.lighten_site` bundles each page's
+stylesheets and scripts, replaces FontAwesome's script and fonts by a font of
+the icons shown, and deletes what no page loads (see that module).
+
 It also gathers the ledger of claims (see the section "The ledger of claims"
 below): the page "Claims and checks" and ``claims.json``.
 
