@@ -126,12 +126,50 @@ def test_figures_keep_an_opaque_white_background_for_dark_mode(pages):
         assert re.search(r'<g id="patch_1">.{0,600}?fill: ?#ffffff', head, re.S), f"{svg.name}: transparent background"
 
 
-def test_site_weighs_at_most_13_mb(pages):
-    # The budget is 10 MB; ten chapters with their math typeset as inline SVG (4.5 MB of pages),
-    # the PDF (1.5 MB) and the theme's FontAwesome (2 MB) weigh 12.4 MB today. This guards against
-    # growth while the theme's assets are trimmed further.
+def test_site_weighs_at_most_10_mb(pages):
+    # With the PDF (1.6 MB, linked from the landing page) the site weighs 9.1 MB: ten chapters with
+    # their math as inline SVG, the figures, the student notebooks, and the theme's assets bundled
+    # into one stylesheet (with a web font of only the icons shown) and one script per page.
     total = sum(p.stat().st_size for p in SITE.rglob("*") if p.is_file())
-    assert total <= 13_000_000, f"the site is {total / 1e6:.1f} MB"
+    assert total <= 10_000_000, f"the site is {total / 1e6:.1f} MB"
+
+
+def test_each_page_loads_one_stylesheet_and_one_script(pages):
+    for path in pages:
+        text = path.read_text(encoding="utf-8")
+        rel = path.relative_to(SITE)
+        sheets = re.findall(r'<link [^>]*rel="stylesheet"[^>]*>', text)
+        scripts = re.findall(r'<script [^>]*src="([^"]*)"', text)
+        assert len(sheets) == 1, f"{rel}: {sheets}"
+        expected = 2 if rel.name == "search.html" else 1  # the search page also loads the search index
+        assert len(scripts) == expected, f"{rel}: {scripts}"
+        assert "fontawesome" not in text and "searchindex" not in text.replace('src="searchindex.js"', ""), rel
+    assert not (SITE / "_static" / "scripts" / "fontawesome.js").exists()
+    assert not (SITE / "_static" / "vendor").exists(), "the icon fonts are embedded, subset, in the stylesheet"
+
+
+def test_every_icon_shown_is_in_the_embedded_icon_font(pages):
+    import base64
+    import io
+
+    from fontTools.ttLib import TTFont
+
+    css = next((SITE / "_static").glob("l2bayes-bundle-*.css")).read_text(encoding="utf-8")
+    glyphs = set()
+    for data in re.findall(r"url\(data:font/woff;base64,([A-Za-z0-9+/=]+)\)", css):
+        glyphs |= set(TTFont(io.BytesIO(base64.b64decode(data))).getBestCmap())
+    assert glyphs, "no icon font in the stylesheet"
+    rules = {}
+    for selectors, code in re.findall(r'([^{}]+)\{content:"\\([0-9a-f]{4})"\}', css):
+        for name in re.findall(r"\.(fa-[a-z0-9-]+)::?before", selectors):
+            rules[name] = int(code, 16)
+    shown = set()
+    for path in pages:
+        for classes in re.findall(r'<i [^>]*class="([^"]*)"', path.read_text(encoding="utf-8")):
+            shown |= {c for c in classes.split() if c in rules}
+    assert {"fa-github", "fa-magnifying-glass", "fa-moon", "fa-sun"} <= shown, shown
+    missing = {name for name in shown if rules[name] not in glyphs}
+    assert not missing, f"icons without a glyph in the embedded font: {missing}"
 
 
 HIDDEN_SITE = ROOT / "_build" / "hidden" / "_build" / "html"

@@ -23,6 +23,10 @@ incremental build (a console error). :func:`_drop_thebe` removes those assets.
 It also trims what readers never download: the theme's source maps (and the
 comments that point to them) and its server-side translation catalogues.
 
+Last of all, :func:`l2bayes.site_assets.lighten_site` bundles each page's
+stylesheets and scripts, replaces FontAwesome's script and fonts by a font of
+the icons shown, and deletes what no page loads (see that module).
+
 It also gathers the ledger of claims (see the section "The ledger of claims"
 below): the page "Claims and checks" and ``claims.json``.
 
@@ -44,6 +48,7 @@ from pathlib import Path
 from docutils import nodes
 from docutils.parsers.rst import Directive, directives
 
+from l2bayes.site_assets import lighten_site
 from l2bayes.testing import CLAIM_KEYS, CLAIM_MIME, CLAIM_OUTPUT_ENV, STRICT_TOLERANCE
 
 #: Paths inside MathJax's distribution that the site serves.
@@ -113,6 +118,48 @@ _WIDE_MATH_CSS = ('mjx-container[jax="SVG"][display="true"]{overflow-x:auto;over
                   "vertical-align:middle}")
 
 
+#: MathJax's rules that read attributes :func:`slim_svg` removes, restated without them: the top group's
+#: colours (were attributes of every formula) and the glyphs' stroke (was ``use[data-c]``).
+_SLIM_SVG_CSS = ('mjx-container[jax="SVG"]>svg>g{stroke:currentColor;fill:currentColor;stroke-width:0}'
+                 'mjx-container[jax="SVG"] use{stroke-width:3}')
+#: The elements MathJax's stylesheet styles by their ``data-mml-node`` (errors, tables, actions).
+_STYLED_NODES = ("merror", "mtable", "maction")
+_G_TAG = re.compile(r"<g\b([^>]*)>|</g>")
+
+
+def slim_svg(html_: str) -> str:
+    """MathJax's SVG of a formula without what only MathJax's own tools read.
+
+    The ``data-mml-node``/``data-c``/``data-mjx-texclass`` labels (kept where
+    MathJax's stylesheet styles by them), the XML namespaces an HTML page does
+    not need, ``xlink:href`` (plain ``href`` in SVG 2), ``focusable`` (for old
+    Internet Explorer), and every ``<g>`` left without attributes, which groups
+    nothing (kept inside a labelled group, where the stylesheet counts levels).
+    About a third of a chapter's math, and fewer elements to style. The colour
+    attributes of the top group move to :data:`_SLIM_SVG_CSS`.
+    """
+    kept = "|".join(_STYLED_NODES)
+    out = re.sub(rf' data-mml-node="(?!(?:{kept})")[^"]*"', "", html_)
+    out = re.sub(r' data-(?:c|mjx-texclass)="[^"]*"', "", out)
+    for attr in (' xmlns="http://www.w3.org/2000/svg"', ' xmlns:xlink="http://www.w3.org/1999/xlink"',
+                 ' focusable="false"', ' stroke="currentColor" fill="currentColor" stroke-width="0"'):
+        out = out.replace(attr, "")
+    out = re.sub(r"(<use [^>]*)></use>", r"\1/>", out.replace("xlink:href=", "href="))
+    parts, last, stack = [], 0, []  # stack: for each open <g>, "drop", "labelled" or "kept"
+    for m in _G_TAG.finditer(out):
+        if m.group(0) == "</g>":
+            drop = stack.pop() == "drop"
+        else:
+            attrs = m.group(1).strip()
+            drop = not attrs and not (stack and stack[-1] == "labelled")
+            stack.append("drop" if drop else "labelled" if "data-mml-node" in attrs else "kept")
+        if drop:
+            parts.append(out[last:m.start()])
+            last = m.end()
+    parts.append(out[last:])
+    return "".join(parts)
+
+
 #: Inline formulas wider than this (in ex, about 8 px) get their own scroll bar on a 390-px screen.
 WIDE_INLINE_EX = 36.0
 
@@ -161,6 +208,13 @@ def tex_to_svg(pages: list[list[tuple[str, bool]]], modules: Path) -> tuple[str,
     return result["css"], [(page["html"], page["defs"]) for page in result["pages"]]
 
 
+def _slim_css(css: str) -> str:
+    """MathJax's stylesheet without the ``data-c`` rule (:data:`_SLIM_SVG_CSS` restates it) and blank space."""
+    css = re.sub(r'mjx-container\[jax="SVG"\] path\[data-c\], mjx-container\[jax="SVG"\] use\[data-c\] \{[^}]*\}', "", css)
+    css = re.sub(r"\s*([{};,>])\s*", r"\1", css)
+    return re.sub(r"\s+", " ", css).strip()
+
+
 def typeset_math(outdir: Path, modules: Path) -> int:
     """Replace the TeX of every page under ``outdir`` by MathJax's SVG; drop the MathJax scripts.
 
@@ -182,6 +236,7 @@ def typeset_math(outdir: Path, modules: Path) -> int:
     for (path, (text, found)), (rendered, defs) in zip(pages.items(), typeset):
         parts, last = [], 0
         for m, svg in zip(found, rendered):
+            svg = slim_svg(svg)
             opening, closing = (m["open"], m["iclose"]) if m["open"] else (m["dopen"], m["dclose"])
             if not m["open"]:
                 # a display formula may scroll sideways on a phone: keyboard users must reach it
@@ -192,7 +247,7 @@ def typeset_math(outdir: Path, modules: Path) -> int:
             parts += [text[last:m.start()], opening, svg, closing]
             last = m.end()
         text = _MATHJAX_SCRIPTS.sub("", "".join(parts) + text[last:])
-        text = text.replace("</head>", f'<style id="l2bayes-mathjax-svg">{css}{_WIDE_MATH_CSS}</style>\n</head>', 1)
+        text = text.replace("</head>", f'<style id="l2bayes-mathjax-svg">{_slim_css(css)}{_SLIM_SVG_CSS}{_WIDE_MATH_CSS}</style>\n</head>', 1)
         text = re.sub(r"(<body[^>]*>)", lambda b: b.group(1) + defs, text, count=1)
         path.write_text(text, encoding="utf-8")
     return sum(len(found) for _, found in pages.values())
@@ -222,6 +277,10 @@ article a.reference.internal[href*="#equation-"],
 .student-download a, .student-download a:is(:visited, :hover, :focus),
 .pdf-download a, .pdf-download a:is(:visited, :hover, :focus) {
   color: var(--pst-color-text-base); text-decoration: underline; }
+/* A paragraph off screen is neither styled nor laid out until it comes near: most of a chapter's
+   elements are its formulas, inside paragraphs. (Not code cells: the theme measures every listing
+   once the page has loaded.) The clip margin keeps a focused link's outline at a line's end. */
+article.bd-article p { content-visibility: auto; contain-intrinsic-size: auto 4.5em; overflow-clip-margin: 4px; }
 """
 
 
@@ -277,6 +336,13 @@ def _on_build_finished(app, exc) -> None:
         trim_theme_assets(Path(app.outdir))
         fix_accessibility(Path(app.outdir))
         link_pdf(Path(app.outdir), Path(app.srcdir) / PDF_BUILD)
+
+
+def _on_build_finished_last(app, exc) -> None:
+    # after every other extension's build-finished (the theme rewrites pygments.css, myst-nb,
+    # sphinx-proof and sphinx-exercise write their stylesheets there): the bundles take what they wrote
+    if exc is None and app.builder.format == "html":
+        lighten_site(Path(app.outdir))
 
 
 def _drop_thebe(app, pagename, templatename, context, doctree) -> None:
@@ -533,6 +599,7 @@ def setup(app):
     setup_claims(app)
     app.add_css_file("l2bayes.css")
     app.connect("build-finished", _on_build_finished)
+    app.connect("build-finished", _on_build_finished_last, priority=900)
     app.connect("html-page-context", _add_student_download)
     app.connect("html-page-context", _drop_thebe)
     return {"parallel_read_safe": True, "parallel_write_safe": True, "version": "1"}
