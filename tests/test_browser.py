@@ -76,11 +76,24 @@ def browser():
         b.close()
 
 
+#: Playwright's waits (30 s by default) are only a backstop against a page that never loads: on a loaded
+#: 2-core machine a full-page screenshot alone took longer than that, so the backstop is ten minutes.
+BACKSTOP_MS = 600_000
+
+
+def new_context(browser, **options):
+    """A fresh browser context whose every wait has the generous backstop."""
+    context = browser.new_context(**options)
+    context.set_default_timeout(BACKSTOP_MS)
+    context.set_default_navigation_timeout(BACKSTOP_MS)
+    return context
+
+
 class Visit:
     """Load one page, recording every request, console error and page error."""
 
     def __init__(self, browser, url, *, color_scheme="light"):
-        self.context = browser.new_context(color_scheme=color_scheme, viewport={"width": 1200, "height": 900})
+        self.context = new_context(browser, color_scheme=color_scheme, viewport={"width": 1200, "height": 900})
         self.external, self.errors, self.failed = [], [], []
 
         def route(r):
@@ -325,7 +338,7 @@ WIDE = """() => {
 
 @pytest.mark.parametrize("rel", CONTENT_PAGES)
 def test_pages_read_at_390_pixels_without_sideways_scrolling(server, browser, rel):
-    context = browser.new_context(viewport={"width": 390, "height": 844})
+    context = new_context(browser, viewport={"width": 390, "height": 844})
     try:
         page = context.new_page()
         page.goto(server + rel, wait_until="load")
@@ -337,7 +350,7 @@ def test_pages_read_at_390_pixels_without_sideways_scrolling(server, browser, re
 
 
 def test_search_finds_a_chapter_offline(server, browser):
-    context = browser.new_context()
+    context = new_context(browser)
     external = []
 
     def route(r):
@@ -351,7 +364,7 @@ def test_search_finds_a_chapter_offline(server, browser):
     try:
         page = context.new_page()
         page.goto(server + "search.html?q=posterior", wait_until="load")
-        page.wait_for_selector("#search-results ul.search li", timeout=20_000)
+        page.wait_for_selector("#search-results ul.search li")
         hits = page.eval_on_selector_all("#search-results ul.search li a", "els => els.map(a => a.getAttribute('href'))")
         assert any(h.startswith("chapters/") for h in hits), hits
         assert external == []
