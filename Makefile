@@ -30,7 +30,7 @@ HIDDEN_SRC := _build/hidden-src
 HIDDEN_OUT := _build/hidden
 GRADES ?= _build/grades.csv
 
-.PHONY: help install venv lab pdf tex-packages book book-hidden test student gradescope grade timings mutants clean-notebooks freeze clean
+.PHONY: help install venv lab pdf tex-packages book book-hidden site-build test student gradescope grade timings mutants clean-notebooks freeze clean
 
 help:
 	@echo "make book       build the website into _build/html (executes every notebook)"
@@ -132,12 +132,15 @@ grade: $(STAMP)
 # solutions first (the site checks read both), then unit tests, doctests, nbval
 # over every chapter, the site checks and the browser tests. Each chapter runs
 # twice: once for the builds (cached, see scripts/execution_cache.py) and once
-# under nbval, independently.
+# under nbval, independently. The two builds only read the cache and write to
+# different folders: they run side by side, one core each.
 test: $(STAMP)
 	$(EXEC_CACHE) prepare --jobs $(JOBS)
-	$(BIN)/jupyter-book build . $(JB_FLAGS)
-	$(MAKE) --no-print-directory book-hidden
+	$(MAKE) --no-print-directory -j $(JOBS) --output-sync=target site-build book-hidden
 	$(BIN)/python -m pytest $(NBVAL_FLAGS)
+
+site-build:
+	$(BIN)/jupyter-book build . $(JB_FLAGS)
 
 # The whole book as one PDF: Jupyter Book's LaTeX builder, XeLaTeX, the figures converted by
 # rsvg-convert; the site is rebuilt so that it links it, then both are checked (pdfinfo, pdftotext).
