@@ -30,7 +30,7 @@ HIDDEN_SRC := _build/hidden-src
 HIDDEN_OUT := _build/hidden
 GRADES ?= _build/grades.csv
 
-.PHONY: help install venv lab pdf tex-packages book book-hidden site-build test student gradescope grade timings mutants clean-notebooks freeze clean
+.PHONY: help install install-torch venv lab pdf tex-packages book book-hidden site-build test student gradescope grade timings mutants clean-notebooks freeze clean
 
 help:
 	@echo "make book       build the website into _build/html (executes every notebook)"
@@ -51,11 +51,17 @@ install: $(STAMP)
 $(STAMP): requirements.txt requirements-nodeps.txt pyproject.toml package.json package-lock.json
 	@test -x $(BIN)/python || $(MAKE) --no-print-directory venv
 	$(PIP) install --upgrade pip
-	$(if $(TORCH_INDEX),$(PIP) install --no-deps --index-url $(TORCH_INDEX) $(TORCH_PIN))
+	$(if $(TORCH_INDEX),@$(MAKE) --no-print-directory install-torch)
 	$(PIP) install -r requirements.txt
 	$(PIP) install --no-deps -r requirements-nodeps.txt
 	$(NPM_CI)
 	@touch $(STAMP)
+
+# torch alone, from TORCH_INDEX (part of `make install`; a VENV= of its own tries an index cheaply).
+install-torch:
+	@test -x $(BIN)/python || $(MAKE) --no-print-directory venv
+	@test -n "$(TORCH_INDEX)" || { echo "usage: make install-torch TORCH_INDEX=$(TORCH_CPU_INDEX)"; exit 2; }
+	$(PIP) install --no-deps --index-url $(TORCH_INDEX) $(TORCH_PIN)
 
 venv:
 	@py="$(PYTHON)"; \
