@@ -110,8 +110,8 @@ def main() -> None:
         for stem in stems:
             results[stem] = rounds({mode: grade(stem, mode) for mode in MODES}, n=args.rounds)
             r = results[stem]
-            print(f"  {stem:28s} " + "  ".join(f"{mode} {len(batches[stem]) / r.median(mode):5.2f}/s" for mode in MODES),
-                  flush=True)
+            rates = "  ".join(f"{mode} {len(batches[stem]) / r.median(mode):5.2f}/s" for mode in MODES)
+            print(f"  {stem:28s} {rates}", flush=True)
     n = {s: len(batches[s]) for s in stems}
     print("all full marks. Submissions per second (median over the rounds), and the cost of the sandbox:")
     print("time sandboxed / time without, median of the per-batch ratios [interquartile range]")
