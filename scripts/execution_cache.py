@@ -44,8 +44,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 #: What the executed outputs depend on, besides the notebooks' own code.
 KEYED = ("requirements.txt", "requirements-nodeps.txt", "pyproject.toml", "scripts/execution_cache.py")
-#: Build state that holds outputs: Sphinx reuses its doctrees for unchanged sources.
-STALE = (".jupyter_cache", ".doctrees", "jupyter_execute")
+#: Build state that holds outputs: Sphinx reuses its doctrees for unchanged sources, and never
+#: deletes from html/_images the figures of outputs it no longer shows (the site's weight counts them).
+STALE = (".jupyter_cache", ".doctrees", "jupyter_execute", "html/_images")
 KEY_FILE = ".execution-key"
 #: Stored with each notebook this script executes: a record that Jupyter Book executed
 #: itself (a cache miss at build time, a third execution) lacks it.

@@ -55,11 +55,12 @@ def test_the_key_changes_with_the_requirements_and_the_package_and_nothing_else(
 
 def test_a_new_key_deletes_the_old_outputs_and_the_same_key_keeps_them(tmp_path):
     build = tmp_path / "_build"
-    for name in (".jupyter_cache", ".doctrees", "jupyter_execute", "html"):
+    for name in (".jupyter_cache", ".doctrees", "jupyter_execute", "html/_images", "html/chapters"):
         (build / name).mkdir(parents=True)
     assert execution_cache.reset_if_stale(build, "k1") is True
     assert not (build / ".jupyter_cache").exists() and not (build / ".doctrees").exists()
-    assert (build / "html").is_dir(), "pages are rewritten by Sphinx once its doctrees are gone"
+    assert not (build / "html" / "_images").exists(), "the old outputs' figures would stay beside the new ones"
+    assert (build / "html" / "chapters").is_dir(), "pages are rewritten by Sphinx once its doctrees are gone"
     (build / ".jupyter_cache").mkdir()
     assert execution_cache.reset_if_stale(build, "k1") is False
     assert (build / ".jupyter_cache").is_dir()
@@ -139,8 +140,9 @@ def test_execution_off_keeps_the_rest_of_the_config(tmp_path):
 
 def _make_test_commands() -> list[str]:
     """The commands ``make test`` runs, in order (a dry run that takes the installed environment as given)."""
-    done = subprocess.run(["make", "-n", "-o", ".venv/.installed", "test"], cwd=ROOT, capture_output=True,
-                          text=True, check=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MAKE")}  # under make test itself
+    done = subprocess.run(["make", "--no-print-directory", "-n", "-o", ".venv/.installed", "test"], cwd=ROOT,
+                          capture_output=True, text=True, check=True, env=env)
     return [line.strip() for line in done.stdout.splitlines() if line.strip() and not line.startswith("echo")]
 
 
