@@ -6,7 +6,7 @@ timed, one thread. The two optimizers step in turn, torch, ours, torch, ours...
 (:mod:`paired`), and the ratio is the median of the ``--steps`` paired ratios,
 printed with their interquartile range. Usage::
 
-    python benchmarks/optim_speed.py [--steps 30] [--batch 20]
+    python benchmarks/optim_speed.py [--steps 40] [--batch 5]
 """
 
 from __future__ import annotations
@@ -33,10 +33,8 @@ def make_net() -> torch.nn.Module:
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=30, help="pairs")
-    # 20 steps (tens of ms) span many of the scheduler's time slices: 5 left a pair's two halves to
-    # the luck of one slice on a shared machine (two runs a minute apart differed by up to 19%).
-    parser.add_argument("--batch", type=int, default=20, help="steps timed together in each half of a pair")
+    parser.add_argument("--steps", type=int, default=40, help="pairs")
+    parser.add_argument("--batch", type=int, default=5, help="steps timed together in each half of a pair")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     configs = {
