@@ -40,6 +40,7 @@ help:
 	@echo "make gradescope [CHAPTER=...]  Gradescope's autograder.zip in _build/gradescope (holds the references)"
 	@echo "make grade SUBMISSIONS=\"dir/*.ipynb\" [CHAPTER=01_prior_to_penalty] [GRADES=grades.csv]"
 	@echo "make pdf        the whole book as one PDF in _build/latex/book.pdf (needs TeX), linked from the site"
+	@echo "make install-torch TORCH_INDEX=$(TORCH_CPU_INDEX)   torch alone, from that index"
 	@echo "make lab        install JupyterLab (once) and open the chapters in it"
 	@echo "make timings    execute each notebook and print its wall time"
 	@echo "make mutants    apply named mistakes to the package and chapters; count those the tests catch"
