@@ -17,10 +17,11 @@ and its imports), the two in turn and the order alternating
   appended to the run), which a busy machine inflates much less than the wall
   time; the chapters run on one thread, so alone their wall time is about this;
 * ratio: chapter / baseline, the median of the paired ratios with their
-  interquartile range, of the wall times and of the kernels' CPU times. Two runs
-  at loads 2-9 agreed within 7% on the CPU times and their ratio, and differed
-  by up to 23% on the wall-time ratio: the baseline (imports: files) and a
-  chapter (arithmetic) do not slow down alike on a busy machine.
+  interquartile range, of the wall times and of the kernels' CPU times. Pairs of
+  runs a few minutes apart at loads 2-9 differed by 2-13% on the CPU times, by up
+  to 11% on their ratio, and by up to 49% on the wall-time ratio: the baseline
+  (imports: files) and a chapter (arithmetic) do not slow down alike on a busy
+  machine. Read the CPU columns there.
 
 Exits non-zero if a notebook fails to execute.
 """
