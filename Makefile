@@ -30,7 +30,7 @@ HIDDEN_SRC := _build/hidden-src
 HIDDEN_OUT := _build/hidden
 GRADES ?= _build/grades.csv
 
-.PHONY: help install venv lab pdf tex-packages book book-hidden test student gradescope grade timings mutants clean-notebooks freeze clean
+.PHONY: help install install-torch venv lab pdf tex-packages book book-hidden site-build test student gradescope grade timings mutants clean-notebooks freeze clean
 
 help:
 	@echo "make book       build the website into _build/html (executes every notebook)"
@@ -40,6 +40,7 @@ help:
 	@echo "make gradescope [CHAPTER=...]  Gradescope's autograder.zip in _build/gradescope (holds the references)"
 	@echo "make grade SUBMISSIONS=\"dir/*.ipynb\" [CHAPTER=01_prior_to_penalty] [GRADES=grades.csv]"
 	@echo "make pdf        the whole book as one PDF in _build/latex/book.pdf (needs TeX), linked from the site"
+	@echo "make install-torch TORCH_INDEX=$(TORCH_CPU_INDEX)   torch alone, from that index"
 	@echo "make lab        install JupyterLab (once) and open the chapters in it"
 	@echo "make timings    execute each notebook and print its wall time"
 	@echo "make mutants    apply named mistakes to the package and chapters; count those the tests catch"
@@ -51,11 +52,17 @@ install: $(STAMP)
 $(STAMP): requirements.txt requirements-nodeps.txt pyproject.toml package.json package-lock.json
 	@test -x $(BIN)/python || $(MAKE) --no-print-directory venv
 	$(PIP) install --upgrade pip
-	$(if $(TORCH_INDEX),$(PIP) install --no-deps --index-url $(TORCH_INDEX) $(TORCH_PIN))
+	$(if $(TORCH_INDEX),@$(MAKE) --no-print-directory install-torch)
 	$(PIP) install -r requirements.txt
 	$(PIP) install --no-deps -r requirements-nodeps.txt
 	$(NPM_CI)
 	@touch $(STAMP)
+
+# torch alone, from TORCH_INDEX (part of `make install`; a VENV= of its own tries an index cheaply).
+install-torch:
+	@test -x $(BIN)/python || $(MAKE) --no-print-directory venv
+	@test -n "$(TORCH_INDEX)" || { echo "usage: make install-torch TORCH_INDEX=$(TORCH_CPU_INDEX)"; exit 2; }
+	$(PIP) install --no-deps --index-url $(TORCH_INDEX) $(TORCH_PIN)
 
 venv:
 	@py="$(PYTHON)"; \
@@ -132,12 +139,15 @@ grade: $(STAMP)
 # solutions first (the site checks read both), then unit tests, doctests, nbval
 # over every chapter, the site checks and the browser tests. Each chapter runs
 # twice: once for the builds (cached, see scripts/execution_cache.py) and once
-# under nbval, independently.
+# under nbval, independently. The two builds only read the cache and write to
+# different folders: they run side by side, one core each.
 test: $(STAMP)
 	$(EXEC_CACHE) prepare --jobs $(JOBS)
-	$(BIN)/jupyter-book build . $(JB_FLAGS)
-	$(MAKE) --no-print-directory book-hidden
+	$(MAKE) --no-print-directory -j $(JOBS) --output-sync=target site-build book-hidden
 	$(BIN)/python -m pytest $(NBVAL_FLAGS)
+
+site-build:
+	$(BIN)/jupyter-book build . $(JB_FLAGS)
 
 # The whole book as one PDF: Jupyter Book's LaTeX builder, XeLaTeX, the figures converted by
 # rsvg-convert; the site is rebuilt so that it links it, then both are checked (pdfinfo, pdftotext).

@@ -1,25 +1,35 @@
-"""How fast the batch grader is, sandboxed and not: honest submissions spread over every chapter.
+"""How fast the batch grader is, sandboxed and not: honest submissions of the chapters with exercises.
 
-    .venv/bin/python benchmarks/grading_speed.py [--n 100] [--jobs 2] [--keep DIR]
+    .venv/bin/python benchmarks/grading_speed.py [--n 48] [--rounds 3] [--jobs 2]
+        [--chapters 04_weight_decay_sgd[,...]] [--keep DIR]
 
 Each submission is a minimal notebook of one chapter holding that chapter's
 reference solution cells (with a comment that makes every file distinct) and
 the import cells they need, so every one should get full marks. The ``--n``
-submissions are spread evenly over the chapters that have exercises. Each
-chapter's submissions are graded as one batch, ``--jobs`` at a time, three
-ways: sandboxed as ``make grade`` does (one bubblewrap sandbox per grading
-thread, whose worker imports numpy/torch once and forks a child per
-submission), sandboxed with a fresh sandbox and interpreter per submission
-(``Runner(pool=False)``), and with ``--no-sandbox`` (a fresh interpreter per
-submission). It prints submissions per second per chapter for each, and the
-ratios against ``--no-sandbox``. Not a test: the targets are a sandbox that
-costs at most 15% and at least 5 submissions per second for every chapter.
+submissions are spread evenly over the chapters (all that have exercises, or
+those of ``--chapters``: ``--chapters 04_weight_decay_sgd --n 200`` measures a
+class-sized batch of one chapter). Each chapter's submissions are graded as one
+batch, ``--jobs`` at a time, three ways: sandboxed as ``make grade`` does (one
+bubblewrap sandbox per grading thread, whose worker imports numpy/torch once and
+forks a child per submission), sandboxed with a fresh sandbox and interpreter
+per submission (``Runner(pool=False)``), and with ``--no-sandbox`` (a fresh
+interpreter per submission).
+
+Interleaved: each round grades every chapter's batch in the three ways one
+right after the other, the order of the three rotated from round to round
+(:func:`paired.rounds`), so a change in the machine's load lands in all three
+alike; the ratios are taken batch by batch within a round (time sandboxed /
+time without a sandbox: 1.10 means the sandbox costs 10%) and reported as the
+median with its interquartile range, per chapter and over every batch. Not a
+test: the targets are a sandbox that costs at most 15% and at least 5
+submissions per second for every chapter.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -28,6 +38,7 @@ from l2bayes.exercises import EXERCISES
 from l2bayes.exercises.notebooks import chapters_dir, program, read_notebook, solution_sources
 from l2bayes.grade import grade_batch
 from l2bayes.grading.sandbox import Runner
+from paired import Rounds, rounds
 
 MODES = {"pooled": Runner(), "per-submission": Runner(pool=False), "none": Runner(sandbox=False)}
 
@@ -49,12 +60,20 @@ def honest_notebook(chapter_nb, chapter: str, k: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--n", type=int, default=100)
+    parser.add_argument("--n", type=int, default=48, help="submissions in all, spread over the chapters")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds: every batch graded each way once per round")
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--chapters", help="comma-separated chapter stems (default: every chapter with exercises)")
     parser.add_argument("--keep", help="write the batch and the grades here instead of a temporary folder")
     args = parser.parse_args()
     chapters = chapters_dir()
-    stems = sorted({ex.chapter for ex in EXERCISES.values()})
+    known = sorted({ex.chapter for ex in EXERCISES.values()})
+    stems = known if not args.chapters else [s.strip() for s in args.chapters.split(",") if s.strip()]
+    unknown = [s for s in stems if s not in known]
+    if unknown:
+        parser.error(f"--chapters: no exercises in {unknown}; chapters with exercises: {', '.join(known)}")
+    if args.n < len(stems):
+        parser.error(f"--n must be at least the number of chapters ({len(stems)}), got {args.n}")
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(args.keep or tmp)
         batches = {}
@@ -68,36 +87,56 @@ def main() -> None:
                 path = sub / f"student_{k:03d}.ipynb"
                 path.write_text(json.dumps(honest_notebook(nb, stem, k), indent=1))
                 batches[stem].append(path)
-        rates: dict[str, dict[str, float]] = {}
-        steady: dict[str, dict[str, float]] = {}
-        for mode, runner in MODES.items():
-            for stem, paths in batches.items():
+        medians: dict[tuple[str, str], list[float]] = {}
+
+        def grade(stem, mode):
+            paths = batches[stem]
+
+            def run():
                 start = time.perf_counter()
                 records = grade_batch(paths, out=folder / f"{stem}-{mode}.csv", chapter=stem, jobs=args.jobs,
-                                      chapters=chapters, fresh=True, seed=0, sandbox=runner)
+                                      chapters=chapters, fresh=True, seed=0, sandbox=MODES[mode])
                 seconds = time.perf_counter() - start
                 wrong = [r for r in records if r["points"] != r["max_points"]]
                 assert not wrong, f"an honest submission lost points ({mode}): {wrong[0]['exercises']}"
-                rates.setdefault(stem, {})[mode] = len(paths) / seconds
-                # Steady state: jobs submissions at a time, each taking its median time; no batch set-up
-                # (the plan's reference runs, a pool's first imports).
-                median = sorted(r["seconds"] for r in records)[len(records) // 2]
-                steady.setdefault(stem, {})[mode] = args.jobs / median
-                print(f"  {mode:15s} {stem:28s} {len(paths) / seconds:6.2f}/s in all, "
-                      f"{args.jobs / median:6.2f}/s steady (median {median:.2f} s each)", flush=True)
+                medians.setdefault((stem, mode), []).append(sorted(r["seconds"] for r in records)[len(records) // 2])
+                return seconds
+
+            return run
+
+        print(f"{args.n} honest submissions over {len(stems)} chapter(s), {args.jobs} jobs, {args.rounds} rounds; "
+              f"the three ways interleaved batch by batch", flush=True)
+        results = {}
+        for stem in stems:
+            results[stem] = rounds({mode: grade(stem, mode) for mode in MODES}, n=args.rounds)
+            r = results[stem]
+            rates = "  ".join(f"{mode} {len(batches[stem]) / r.median(mode):5.2f}/s" for mode in MODES)
+            print(f"  {stem:28s} {rates}", flush=True)
     n = {s: len(batches[s]) for s in stems}
-    total = {m: sum(n.values()) / sum(n[s] / rates[s][m] for s in stems) for m in MODES}
-    print(f"{sum(n.values())} honest submissions, {args.jobs} jobs, all full marks; submissions per second:")
-    print(f"{'chapter':28s} {'n':>4s} {'pooled':>8s} {'per-sub':>8s} {'none':>8s} {'pooled/none':>12s} {'per-sub/none':>13s}")
-    for stem, r in [*((s, rates[s]) for s in stems), ("all", total)]:
-        count = sum(n.values()) if stem == "all" else n[stem]
-        print(f"{stem:28s} {count:4d} {r['pooled']:8.2f} {r['per-submission']:8.2f} {r['none']:8.2f} "
-              f"{r['pooled'] / r['none']:12.2f} {r['per-submission'] / r['none']:13.2f}")
+    print("all full marks. Submissions per second (median over the rounds), and the cost of the sandbox:")
+    print("time sandboxed / time without, median of the per-batch ratios [interquartile range]")
+    print(f"{'chapter':28s} {'n':>4s} {'pooled':>7s} {'per-sub':>7s} {'none':>7s}  {'pooled/none':>24s}  "
+          f"{'per-sub/none':>24s}")
+    every = {"pooled": ([], []), "per-submission": ([], [])}
+    for stem in stems:
+        r = results[stem]
+        rate = {mode: n[stem] / r.median(mode) for mode in MODES}
+        cost = {mode: r.ratio(mode, "none") for mode in ("pooled", "per-submission")}
+        for mode in every:
+            every[mode][0].extend(r.times["none"])
+            every[mode][1].extend(r.times[mode])
+        print(f"{stem:28s} {n[stem]:4d} {rate['pooled']:7.2f} {rate['per-submission']:7.2f} {rate['none']:7.2f}  "
+              f"{cost['pooled'].ratio:7.3f} {cost['pooled'].spread():16s}  "
+              f"{cost['per-submission'].ratio:7.3f} {cost['per-submission'].spread():16s}")
+    if len(stems) > 1:
+        overall = {mode: Rounds({"none": a, mode: b}).ratio(mode, "none") for mode, (a, b) in every.items()}
+        print(f"{'every batch':28s} {sum(n.values()):4d} {'':7s} {'':7s} {'':7s}  "
+              f"{overall['pooled'].ratio:7.3f} {overall['pooled'].spread():16s}  "
+              f"{overall['per-submission'].ratio:7.3f} {overall['per-submission'].spread():16s}")
     print("steady state (jobs / median seconds per submission, without the batch's set-up):")
     for stem in stems:
-        r = steady[stem]
-        print(f"{stem:28s} {n[stem]:4d} {r['pooled']:8.2f} {r['per-submission']:8.2f} {r['none']:8.2f} "
-              f"{r['pooled'] / r['none']:12.2f} {r['per-submission'] / r['none']:13.2f}")
+        rate = {mode: args.jobs / statistics.median(medians[(stem, mode)]) for mode in MODES}
+        print(f"{stem:28s} {n[stem]:4d} {rate['pooled']:7.2f} {rate['per-submission']:7.2f} {rate['none']:7.2f}")
 
 
 if __name__ == "__main__":

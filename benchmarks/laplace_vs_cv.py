@@ -10,19 +10,23 @@ from 1e-1 down to 1e-4, every fit warm-started from the previous grid point's.
 * K-fold CV, K = 5 and 10: per grid point K fits on (K-1)/K of the images, each
   scored on the rest.
 
-Prints the wall time and the CPU time of this process for each (best of a few
-repeats: the machine may be shared), the ratio CV / evidence, and which
-``weight_decay`` each picks with its error on the 1497 held-out images. Usage::
+The three run interleaved, one round after another, the order rotated each
+round (:func:`paired.rounds`); printed: each one's median wall time, and the
+ratio CV / evidence taken round by round, its median with the interquartile
+range (the machine may be shared), for the wall time and for the CPU time of
+this process; and which ``weight_decay`` each picks with its error on the 1497
+held-out images. Usage::
 
-    python benchmarks/laplace_vs_cv.py [REPEATS]
+    python benchmarks/laplace_vs_cv.py [ROUNDS]
 
-Takes about a minute on a 2-core machine.
+Takes about a minute on a 2-core machine (5 rounds).
 """
 
 from __future__ import annotations
 
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -31,6 +35,9 @@ from sklearn.model_selection import KFold
 
 from l2bayes import laplace as lp
 from l2bayes import prior_precision_for_weight_decay
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from paired import Rounds, rounds  # noqa: E402
 
 N_TRAIN = 300
 WEIGHT_DECAYS = np.logspace(-1, -4, 7)
@@ -73,16 +80,7 @@ def by_cv(X, y, n_folds):
     return int(np.argmin(errors.mean(0)))
 
 
-def timed(fn, repeats):
-    best_wall, best_cpu, out = float("inf"), float("inf"), None
-    for _ in range(repeats):
-        wall, cpu = time.perf_counter(), time.process_time()
-        out = fn()
-        best_wall, best_cpu = min(best_wall, time.perf_counter() - wall), min(best_cpu, time.process_time() - cpu)
-    return best_wall, best_cpu, out
-
-
-def main(repeats: int = 3) -> None:
+def main(repeats: int = 5) -> None:
     torch.set_default_dtype(torch.float64)
     torch.set_num_threads(1)
     digits = load_digits()
@@ -97,15 +95,29 @@ def main(repeats: int = 3) -> None:
             fit(model, X[train], y[train], wd)
         return error_rate(model, X[held], y[held])
 
-    ev_wall, ev_cpu, i_ev = timed(lambda: by_evidence(X[train], y[train]), repeats)
-    print(f"evidence      : {ev_wall:6.2f} s wall, {ev_cpu:6.2f} s CPU; picks wd = {WEIGHT_DECAYS[i_ev]:.1e} "
-          f"(held-out error {held_error(i_ev):.3f})")
-    for n_folds in (5, 10):
-        cv_wall, cv_cpu, i_cv = timed(lambda: by_cv(X[train], y[train], n_folds), repeats)
-        print(f"{n_folds:2d}-fold CV    : {cv_wall:6.2f} s wall, {cv_cpu:6.2f} s CPU; picks wd = {WEIGHT_DECAYS[i_cv]:.1e} "
-              f"(held-out error {held_error(i_cv):.3f}); ratio CV / evidence: {cv_wall / ev_wall:.1f} wall, "
-              f"{cv_cpu / ev_cpu:.1f} CPU")
+    picks, cpu = {}, {}
+
+    def run(name, fn):
+        def timed():
+            start = time.process_time()
+            picks[name] = fn()
+            cpu.setdefault(name, []).append(time.process_time() - start)
+        return timed
+
+    r = rounds({"evidence": run("evidence", lambda: by_evidence(X[train], y[train])),
+                **{f"{k}-fold CV": run(f"{k}-fold CV", lambda k=k: by_cv(X[train], y[train], k)) for k in (5, 10)}},
+               n=repeats)
+    cpu_rounds = Rounds(cpu)
+    print(f"{repeats} interleaved rounds; ratio: CV / evidence, median of the per-round ratios [interquartile range]")
+    for name in r.times:
+        i = picks[name]
+        line = (f"{name:12s}: {r.median(name):6.2f} s wall, {cpu_rounds.median(name):6.2f} s CPU (medians); "
+                f"picks wd = {WEIGHT_DECAYS[i]:.1e} (held-out error {held_error(i):.3f})")
+        if name != "evidence":
+            wall, proc = r.ratio(name, "evidence"), cpu_rounds.ratio(name, "evidence")
+            line += f"; ratio {wall.ratio:.2f} {wall.spread()} wall, {proc.ratio:.2f} {proc.spread()} CPU"
+        print(line)
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 3)
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 5)

@@ -74,3 +74,50 @@ def paired(run_a: Callable[[], float | None], run_b: Callable[[], float | None],
             times_b.append(tb)
     low, ratio, high = quartiles([b / a for a, b in zip(times_a, times_b)])
     return Paired(statistics.median(times_a), statistics.median(times_b), ratio, low, high, pairs)
+
+
+@dataclass(frozen=True)
+class Rounds:
+    """The result of :func:`rounds`: each variant's time in every round, in the same order of rounds."""
+
+    times: dict[str, list[float]]
+
+    def median(self, name: str) -> float:
+        return statistics.median(self.times[name])
+
+    def ratio(self, name: str, reference: str) -> Paired:
+        """The median of ``name``/``reference`` taken round by round, with its quartiles."""
+        a, b = self.times[reference], self.times[name]
+        low, ratio, high = quartiles([tb / ta for ta, tb in zip(a, b)])
+        return Paired(statistics.median(a), statistics.median(b), ratio, low, high, len(a))
+
+
+def rounds(runs: dict[str, Callable[[], float | None]], n: int = 5, warmup: int = 0) -> Rounds:
+    """Run every variant of ``runs`` once per round, ``n`` recorded rounds after ``warmup`` unrecorded ones.
+
+    The generalisation of :func:`paired` to more than two variants: round ``i``
+    runs them in the order of ``runs`` rotated by ``i``, so that no variant is
+    always first (a cold cache) or last (after the others' garbage), and every
+    ratio is taken within a round, whose variants ran close together in time.
+    """
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be a positive integer, got {n!r}")
+    if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0:
+        raise ValueError(f"warmup must be a non-negative integer, got {warmup!r}")
+    if not runs:
+        raise ValueError("runs must name at least one variant")
+    names = list(runs)
+    times: dict[str, list[float]] = {name: [] for name in names}
+    for i in range(warmup + n):
+        shift = i % len(names)
+        for name in names[shift:] + names[:shift]:
+            seconds = _timed(runs[name])
+            if i >= warmup:
+                times[name].append(seconds)
+    return Rounds(times)
+
+
+def _timed(fn) -> float:
+    start = time.perf_counter()
+    out = fn()
+    return float(out) if isinstance(out, (int, float)) and not isinstance(out, bool) else time.perf_counter() - start

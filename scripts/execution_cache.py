@@ -4,8 +4,8 @@ Jupyter Book's execution cache (jupyter-cache, ``_build/.jupyter_cache``)
 matches a notebook by its code alone, so a new numpy, torch or l2bayes would
 keep serving outputs computed with the old one. This script keys the cache on
 everything the outputs depend on besides the code cells: the pinned
-requirements, ``pyproject.toml``, the source of the ``l2bayes`` package and
-the Python version. Three commands, all run by the Makefile::
+requirements, ``pyproject.toml``, the source of the ``l2bayes`` package, this
+script (which decides what the cache holds) and the Python version. Three commands, all run by the Makefile::
 
     python scripts/execution_cache.py key
         print the key.
@@ -23,7 +23,11 @@ the Python version. Three commands, all run by the Makefile::
         loaders) keep no output.
 
 Every chapter is thus executed once for the builds; ``make test`` runs nbval
-over the committed notebooks as the independent second execution.
+over the committed notebooks as the independent second execution. Each cached
+notebook records that this script executed it (``executed_by``): Jupyter Book,
+had it executed a chapter itself, would have overwritten the record without
+that mark, which is how ``tests/test_execution_cache.py`` shows that the builds
+of ``make test`` executed nothing more.
 """
 
 from __future__ import annotations
@@ -39,16 +43,20 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 #: What the executed outputs depend on, besides the notebooks' own code.
-KEYED = ("requirements.txt", "requirements-nodeps.txt", "pyproject.toml")
-#: Build state that holds outputs: Sphinx reuses its doctrees for unchanged sources.
-STALE = (".jupyter_cache", ".doctrees", "jupyter_execute")
+KEYED = ("requirements.txt", "requirements-nodeps.txt", "pyproject.toml", "scripts/execution_cache.py")
+#: Build state that holds outputs: Sphinx reuses its doctrees for unchanged sources, and never
+#: deletes from html/_images the figures of outputs it no longer shows (the site's weight counts them).
+STALE = (".jupyter_cache", ".doctrees", "jupyter_execute", "html/_images")
 KEY_FILE = ".execution-key"
+#: Stored with each notebook this script executes: a record that Jupyter Book executed
+#: itself (a cache miss at build time, a third execution) lacks it.
+EXECUTED_BY = "scripts/execution_cache.py prepare"
 #: Package files no chapter imports: the Sphinx extension of the website.
 UNKEYED = ("code/l2bayes/site.py",)
 
 
 def cache_key(root: Path = ROOT) -> str:
-    """A hash of the requirements, ``pyproject.toml``, the package source and the Python version."""
+    """A hash of the requirements, ``pyproject.toml``, the package source, this script and the Python version."""
     root = Path(root)
     digest = hashlib.sha256(sys.version.encode())
     files = [root / name for name in KEYED] + sorted((root / "code").rglob("*.py"))
@@ -132,7 +140,7 @@ def prepare(root: Path = ROOT, build: Path | None = None, jobs: int = 2, noteboo
                 continue
             cache.cache_notebook_bundle(
                 CacheBundleIn(nbformat.reads(text, as_version=4), str(path.resolve()),
-                              data={"execution_seconds": seconds}),
+                              data={"execution_seconds": seconds, "executed_by": EXECUTED_BY}),
                 check_validity=False, overwrite=True,
             )
             print(f"  {path.name}: executed in {seconds:.1f} s", flush=True)
@@ -166,6 +174,23 @@ def fill_outputs(hidden: Path, executed: dict[str, dict]) -> int:
 def _source(cell: dict) -> str:
     source = cell.get("source", "")
     return "".join(source) if isinstance(source, list) else source
+
+
+def cache_records(root: Path = ROOT, build: Path | None = None) -> dict[str, dict | None]:
+    """Each chapter's cache record's ``data`` (``None`` where the cache has no match for it)."""
+    import nbformat
+    from jupyter_cache import get_cache
+
+    root = Path(root)
+    build = Path(build) if build is not None else root / "_build"
+    cache = get_cache(str((build / ".jupyter_cache").resolve()))
+    out: dict[str, dict | None] = {}
+    for path in _book_settings(root)[0]:
+        try:
+            out[path.stem] = dict(cache.match_cache_notebook(nbformat.read(path, as_version=4)).data)
+        except KeyError:
+            out[path.stem] = None
+    return out
 
 
 def executed_chapters(root: Path = ROOT, build: Path | None = None) -> dict[str, dict]:

@@ -43,3 +43,33 @@ def test_wall_time_is_measured_when_the_callable_returns_nothing():
 def test_bad_counts_are_refused(kw):
     with pytest.raises(ValueError, match=next(iter(kw))):
         paired_module.paired(lambda: 1.0, lambda: 1.0, **kw)
+
+
+def test_rounds_rotate_the_order_and_take_ratios_round_by_round():
+    order = []
+    given = {"a": iter([1.0, 10.0, 2.0]), "b": iter([2.0, 20.0, 4.0]), "c": iter([3.0, 30.0, 7.0])}
+
+    def run(name):
+        def fn():
+            order.append(name)
+            return next(given[name])
+        return fn
+
+    r = paired_module.rounds({name: run(name) for name in "abc"}, n=3)
+    assert order == ["a", "b", "c", "b", "c", "a", "c", "a", "b"]
+    # the load changed tenfold between rounds; the ratios within each round did not
+    assert r.ratio("b", "a").ratio == 2.0 and r.ratio("b", "a").low == 2.0 and r.ratio("b", "a").high == 2.0
+    c = r.ratio("c", "a")
+    assert (c.low, c.ratio, c.high) == (3.0, 3.0, 3.25) and c.pairs == 3
+    assert r.median("c") == 7.0
+
+
+def test_rounds_skip_the_warm_up_and_refuse_bad_counts():
+    calls = []
+    r = paired_module.rounds({"a": lambda: calls.append("a") or 1.0, "b": lambda: 2.0}, n=2, warmup=1)
+    assert len(calls) == 3 and r.times == {"a": [1.0, 1.0], "b": [2.0, 2.0]}
+    for kw in ({"n": 0}, {"n": True}, {"warmup": -1}):
+        with pytest.raises(ValueError, match=next(iter(kw))):
+            paired_module.rounds({"a": lambda: 1.0}, **kw)
+    with pytest.raises(ValueError, match="runs"):
+        paired_module.rounds({})
