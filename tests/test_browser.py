@@ -22,6 +22,9 @@ from urllib.parse import unquote, urljoin, urlsplit
 
 import pytest
 
+from l2bayes.site import OFF_SCREEN_SKIPPED
+from l2bayes.site_assets import TAB_STOP_SELECTORS, TAB_STOPS_DONE
+
 ROOT = Path(__file__).resolve().parents[1]
 SITE = ROOT / "_build" / "html"
 SCREENSHOTS = ROOT / "_build" / "screenshots"
@@ -38,6 +41,10 @@ PAGES = sorted(
     str(p.relative_to(SITE)) for p in SITE.rglob("*.html") if "_static" not in p.relative_to(SITE).parts
 ) if SITE.is_dir() else []
 CONTENT_PAGES = [p for p in PAGES if p not in ("genindex.html", "search.html", "prf-prf.html")]
+#: The site skips paragraphs and blocks off screen until they are scrolled to (content-visibility), and a
+#: full-page screenshot does not scroll: this style draws them all, for what a test measures or shows.
+DRAW_ALL = ", ".join(OFF_SCREEN_SKIPPED) + " { content-visibility: visible !important; }"
+TAB_STOPS_MEASURED = f"() => document.documentElement.hasAttribute('{TAB_STOPS_DONE}')"
 
 
 def chromium_path() -> str | None:
@@ -119,6 +126,8 @@ class Visit:
         # MathJax typesets asynchronously; wait until it says it is done.
         self.page.evaluate("() => window.MathJax && MathJax.startup ? MathJax.startup.promise : null")
         self.page.wait_for_load_state("networkidle")
+        # the tab stops of blocks off screen are given while the browser is idle
+        self.page.wait_for_function(TAB_STOPS_MEASURED)
 
     def close(self):
         self.context.close()
@@ -130,9 +139,7 @@ def visits(server, browser):
     out = {}
     for rel in PAGES:
         v = Visit(browser, server + rel)
-        # Paragraphs off screen are skipped (content-visibility: auto) until scrolled to, and a full-page
-        # screenshot does not scroll: draw them all, for the screenshot and for axe-core after it.
-        v.page.add_style_tag(content="article p { content-visibility: visible !important; }")
+        v.page.add_style_tag(content=DRAW_ALL)  # for the screenshot and for axe-core after it
         v.page.screenshot(path=str(SCREENSHOTS / (rel.replace("/", "__").removesuffix(".html") + ".png")), full_page=True)
         out[rel] = v
     yield out
@@ -342,9 +349,55 @@ def test_pages_read_at_390_pixels_without_sideways_scrolling(server, browser, re
     try:
         page = context.new_page()
         page.goto(server + rel, wait_until="load")
+        page.add_style_tag(content=DRAW_ALL)
         state = page.evaluate(WIDE)
         assert state["scrollWidth"] <= state["width"], f"the page scrolls sideways at 390 px: {state}"
         assert state["wide"] == [], f"wider than the screen outside a region that scrolls: {state['wide']}"
+    finally:
+        context.close()
+
+
+TAB_STOPS = """(selector) => [...document.querySelectorAll(selector)].map(e => ({
+  tab: e.tabIndex, scrolls: e.scrollWidth > e.clientWidth || e.scrollHeight > e.clientHeight,
+  below: e.getBoundingClientRect().top > 2 * window.innerHeight,
+  name: e.tagName.toLowerCase() + '.' + [...e.classList].join('.')}))"""
+
+
+@pytest.mark.parametrize("rel", [p for p in CONTENT_PAGES if p.startswith("chapters/")])
+def test_a_block_that_scrolls_has_a_tab_stop_and_no_other_block_has(server, browser, rel):
+    """The theme's rule (scrollable-region-focusable), applied by the site as blocks come near the view.
+
+    At 390 px most listings scroll sideways, so each chapter has blocks of both kinds, far below the
+    first screen too (measured while the browser was idle, not when scrolled to).
+    """
+    context = new_context(browser, viewport={"width": 390, "height": 844})
+    try:
+        page = context.new_page()
+        page.goto(server + rel, wait_until="load")
+        page.wait_for_function(TAB_STOPS_MEASURED)
+        page.add_style_tag(content=DRAW_ALL)
+        blocks = page.evaluate(TAB_STOPS, ", ".join(TAB_STOP_SELECTORS))
+        wrong = [b for b in blocks if b["tab"] != (0 if b["scrolls"] else -1)]
+        assert wrong == [], f"tab stops that do not follow the rule: {wrong[:5]}"
+        far = [b for b in blocks if b["below"]]
+        assert any(b["scrolls"] for b in far) and not all(b["scrolls"] for b in far), (
+            f"expected blocks that scroll and blocks that do not, far down the page: {far[:5]}")
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("how", ["hover", "focus"])
+def test_a_header_button_shows_its_tooltip(server, browser, how):
+    """The theme's tooltips are made on first use (not as the page loads): the first hover or focus shows one."""
+    context = new_context(browser, viewport={"width": 1200, "height": 900})
+    try:
+        page = context.new_page()
+        page.goto(server + "index.html", wait_until="load")
+        button = page.locator("button.theme-switch-button")
+        assert page.locator(".tooltip").count() == 0
+        button.hover() if how == "hover" else button.focus()
+        page.wait_for_selector(".tooltip.show")
+        assert page.locator(".tooltip.show").inner_text() == button.get_attribute("data-bs-title") == "Color mode"
     finally:
         context.close()
 

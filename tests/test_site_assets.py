@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from l2bayes import site, site_assets
 
 SVG = ('<mjx-container class="MathJax" jax="SVG"><svg style="vertical-align: -0.666ex;" xmlns="http://www.w3.org/2000/svg" '
@@ -122,3 +124,55 @@ def test_the_search_page_keeps_its_index_after_the_bundle(tmp_path):
     assert out.index('<script src="_static/l2bayes-bundle-') < out.index('<script src="searchindex.js">') < out.index("</body>")
     js = (tmp_path / re.search(r'src="(_static/l2bayes-bundle-[^"]*)"', out).group(1)).read_text()
     assert "var Search" in js and "setIndex" not in js
+
+
+def _theme_script(name: str) -> str:
+    fonts = site_assets.theme_fonts()  # .../static/vendor/fontawesome/webfonts
+    path = fonts.parents[2] / "scripts" / name
+    if not path.is_file():
+        pytest.skip("pydata-sphinx-theme is not installed")
+    return path.read_text(encoding="utf-8")
+
+
+def test_the_theme_measures_its_blocks_lazily_and_nothing_else_changes():
+    code = _theme_script("pydata-sphinx-theme.js")
+    new, changed = site_assets.defer_tab_stops(code)
+    assert changed, "the pinned theme's load-time tab-stop call was not found: check TAB_STOP_SELECTORS"
+    # what is gone is exactly the one call; the function and its selectors stay
+    assert len(code) - len(new) == len(site_assets._THEME_TAB_STOPS.search(code).group(0)) - len("void 0")
+    assert all(f'"{s}"' in new for s in site_assets.TAB_STOP_SELECTORS)
+    script = site_assets.tab_stops_script()
+    assert all(s in script for s in site_assets.TAB_STOP_SELECTORS) and site_assets.TAB_STOPS_DONE in script
+    # a theme whose function measures other blocks is left alone
+    other = code.replace('".pst-scrollable-table-container"', '".something-else"')
+    assert site_assets.defer_tab_stops(other) == (other, False)
+    assert site_assets.defer_tab_stops("function f(){}") == ("function f(){}", False)
+
+
+def test_tooltips_are_made_on_first_use_with_the_theme_s_options():
+    code = _theme_script("bootstrap.js")
+    new, changed = site_assets.lazy_tooltips(code)
+    assert changed, "the pinned theme's tooltip set-up was not found"
+    m = site_assets._THEME_TOOLTIPS.search(code)
+    assert 'querySelectorAll(\'[data-bs-toggle="tooltip"]\')' not in new
+    assert f"({m.group('cls')},{m.group('opts')})" in new and "getOrCreateInstance" in new
+    assert new.count("pointerover") == code.count("pointerover") + 1
+    assert site_assets.lazy_tooltips("var x=1;") == ("var x=1;", False)
+
+
+def test_a_bundle_carries_the_lazy_tab_stops_only_where_the_theme_call_was_removed(tmp_path):
+    static = tmp_path / "_static"
+    (static / "scripts").mkdir(parents=True)
+    theme = 'function I(){const e=()=>{document.querySelectorAll(["pre",".nboutput > .output_area",".cell_output > .output",".jp-RenderedHTMLCommon",".pst-scrollable-table-container"].join(", ")).forEach(e=>{e.tabIndex=0})}}"complete"===document.readyState?I():window.addEventListener("load",I);'
+    (static / "scripts" / "theme.js").write_text(theme, encoding="utf-8")
+    (static / "other.js").write_text("var other = 1;", encoding="utf-8")
+    for name, src in (("a.html", "_static/scripts/theme.js"), ("b.html", "_static/other.js")):
+        (tmp_path / name).write_text(f'<html><head><script src="{src}"></script></head><body></body></html>', encoding="utf-8")
+    bundles = {}
+    for name in ("a.html", "b.html"):
+        page = tmp_path / name
+        text, _ = site_assets.bundle_page(page.read_text(encoding="utf-8"), page, tmp_path)
+        src = re.search(r'<script src="([^"]*)"', text).group(1)
+        bundles[name] = (tmp_path / src).read_text(encoding="utf-8")
+    assert site_assets.TAB_STOPS_DONE in bundles["a.html"] and 'addEventListener("load",I)' not in bundles["a.html"]
+    assert site_assets.TAB_STOPS_DONE not in bundles["b.html"]

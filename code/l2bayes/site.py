@@ -266,6 +266,11 @@ _A11Y_FIXES = (
 )
 
 
+#: What the browser skips while it is off screen (``content-visibility: auto``): paragraphs, and every
+#: other block of a section but its headings. The browser tests draw them all before they check.
+OFF_SCREEN_SKIPPED = ("article.bd-article p",
+                      "article.bd-article section > :not(section, h1, h2, h3, h4, h5, h6)")
+
 #: Styles for a phone-sized screen and for contrast (``_static/l2bayes.css``, linked from every page).
 SITE_CSS = """\
 /* At 390 px, a wide table scrolls inside itself and long inline code wraps: the page never scrolls sideways. */
@@ -277,10 +282,12 @@ article a.reference.internal[href*="#equation-"],
 .student-download a, .student-download a:is(:visited, :hover, :focus),
 .pdf-download a, .pdf-download a:is(:visited, :hover, :focus) {
   color: var(--pst-color-text-base); text-decoration: underline; }
-/* A paragraph off screen is neither styled nor laid out until it comes near: most of a chapter's
-   elements are its formulas, inside paragraphs. (Not code cells: the theme measures every listing
-   once the page has loaded.) The clip margin keeps a focused link's outline at a line's end. */
-article.bd-article p { content-visibility: auto; contain-intrinsic-size: auto 4.5em; overflow-clip-margin: 4px; }
+/* A paragraph or block off screen is neither styled nor laid out until it comes near: a chapter is
+   some 7,000 elements (formulas, code), and laying out all of them as the page arrived took most of
+   its load. Headings stay, for the contents' highlighting and for links to them. The clip margin keeps
+   a focused link's outline at a line's end. */
+""" + OFF_SCREEN_SKIPPED[0] + """ { content-visibility: auto; contain-intrinsic-size: auto 4.5em; overflow-clip-margin: 4px; }
+""" + OFF_SCREEN_SKIPPED[1] + """ { content-visibility: auto; contain-intrinsic-size: auto 12em; overflow-clip-margin: 4px; }
 """
 
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import json
 import os
 import re
 from pathlib import Path
@@ -91,6 +92,120 @@ def settle_colour_mode(text: str) -> str:
     if "prefers-color-scheme: dark)\").matches" in text:
         return text
     return _MODE_SCRIPT.sub(lambda m: m.group(1) + MODE_FIX + m.group(2), text, count=1)
+
+
+# --- tab stops of scrollable blocks -----------------------------------------------------------
+
+#: pydata-sphinx-theme's ``load`` handler that gives every listing, output and table a tab stop if it
+#: scrolls (``tabIndex`` 0, else -1): it reads the size of every one of them at once.
+_THEME_TAB_STOPS = re.compile(
+    r'"complete"===document\.readyState\?(?P<f>[A-Za-z_$][\w$]*)\(\):window\.addEventListener\("load",(?P=f)\)'
+)
+#: The selectors that handler measures (kept in step with the theme: :func:`defer_tab_stops` checks them).
+TAB_STOP_SELECTORS = ("pre", ".nboutput > .output_area", ".cell_output > .output", ".jp-RenderedHTMLCommon",
+                      ".pst-scrollable-table-container")
+#: Set on ``<html>`` once every block has its tab stop (the browser tests wait for it).
+TAB_STOPS_DONE = "data-l2bayes-tab-stops"
+
+#: The same rule, applied to each block when it comes within a screen's height of the view, then to
+#: the rest while the browser is idle: a block off screen is not laid out (``content-visibility``), and
+#: reading the sizes of all of them during ``load`` laid out the whole page.
+TAB_STOPS_JS = """\
+/* l2bayes: tab stops for the blocks that scroll, measured when each is near the view */
+(function () {
+  var selector = %(selector)s, pending = new Set(), seen = new Set(), timer = null;
+  function measure(el) {
+    el.tabIndex = el.scrollWidth > el.clientWidth || el.scrollHeight > el.clientHeight ? 0 : -1;
+    pending.delete(el);
+  }
+  function finished() {
+    if (!pending.size) document.documentElement.setAttribute(%(done)s, "");
+  }
+  var near = "IntersectionObserver" in window ? new IntersectionObserver(function (entries) {
+    entries.forEach(function (e) { if (e.isIntersecting) measure(e.target); });
+    finished();
+  }, { rootMargin: "100%% 0px" }) : null;
+  function idle(deadline) {
+    var it = pending.values(), el;
+    while (!(el = it.next()).done) {
+      measure(el.value);
+      if (deadline && deadline.timeRemaining() < 2) break;
+    }
+    finished();
+    if (pending.size) later();
+  }
+  function later() { (window.requestIdleCallback || function (f) { setTimeout(f, 50); })(idle); }
+  function watch() {
+    document.querySelectorAll(selector).forEach(function (el) {
+      if (!seen.has(el)) { seen.add(el); pending.add(el); if (near) near.observe(el); }
+    });
+    if (!near) idle(null); else later();
+  }
+  function again() {  // the width changed: every block is measured again
+    clearTimeout(timer);
+    timer = setTimeout(function () {
+      document.documentElement.removeAttribute(%(done)s);
+      seen.forEach(function (el) { pending.add(el); if (near) { near.unobserve(el); near.observe(el); } });
+      later();
+    }, 300);
+  }
+  function start() {
+    watch();
+    window.addEventListener("resize", again);
+    var main = document.getElementById("main-content");
+    if (main) new MutationObserver(watch).observe(main, { subtree: true, childList: true });
+  }
+  // at load, as the theme did: the page's own scripts have added what they add
+  if (document.readyState === "complete") start(); else window.addEventListener("load", start);
+})();
+"""
+
+
+def defer_tab_stops(code: str) -> tuple[str, bool]:
+    """The theme's script without its ``load``-time measuring of every block, and whether it was there.
+
+    Only the call is removed, and only where the function it calls measures
+    :data:`TAB_STOP_SELECTORS` (a theme that changed is left as it is); the
+    page then gets :data:`TAB_STOPS_JS`, which applies the same rule lazily.
+    """
+    m = _THEME_TAB_STOPS.search(code)
+    if m is None:
+        return code, False
+    body = re.search(r"function %s\(\)\{(.{0,400}?)\}" % re.escape(m.group("f")), code, re.S)
+    listed = body is not None and all(f'"{s}"' in body.group(1) for s in TAB_STOP_SELECTORS)
+    if not listed or "tabIndex=" not in body.group(1):
+        return code, False
+    return code[: m.start()] + "void 0" + code[m.end():], True
+
+
+def tab_stops_script() -> str:
+    """:data:`TAB_STOPS_JS` with its selectors and the name of its attribute."""
+    return TAB_STOPS_JS % {"selector": json.dumps(", ".join(TAB_STOP_SELECTORS)), "done": json.dumps(TAB_STOPS_DONE)}
+
+
+# --- tooltips --------------------------------------------------------------------------------
+
+#: pydata-sphinx-theme makes a Bootstrap tooltip for each of the page's dozen header buttons as the
+#: page loads (some 30 ms of script on every page): ``new Tooltip(el, {delay: …})`` for each.
+_THEME_TOOLTIPS = re.compile(
+    r"""\[\]\.slice\.call\(document\.querySelectorAll\('\[data-bs-toggle="tooltip"\]'\)\)"""
+    r"""\.map\(function\((?P<v>[A-Za-z_$][\w$]*)\)\{return new (?P<cls>[A-Za-z_$][\w$]*)\((?P=v),(?P<opts>\{delay:\{show:\d+,hide:\d+\}\})\)\}\)"""
+)
+#: The same tooltip, made when the pointer or the focus first comes to its button: the capturing
+#: listener runs before the events that show a tooltip reach the button, so the first one shows too.
+LAZY_TOOLTIPS_JS = (
+    "(function(T,o){function f(e){var b=e.target instanceof Element&&e.target.closest('[data-bs-toggle=\"tooltip\"]');"
+    "b&&T.getOrCreateInstance(b,o)}document.addEventListener(\"pointerover\",f,!0);"
+    "document.addEventListener(\"focusin\",f,!0)})(%(cls)s,%(opts)s)"
+)
+
+
+def lazy_tooltips(code: str) -> tuple[str, bool]:
+    """The theme's script with its tooltips made on first use instead of at load, and whether it changed."""
+    m = _THEME_TOOLTIPS.search(code)
+    if m is None or "getOrCreateInstance" not in code:
+        return code, False
+    return code[: m.start()] + LAZY_TOOLTIPS_JS % m.groupdict() + code[m.end():], True
 
 
 # --- bundles -----------------------------------------------------------------------------------
@@ -209,7 +324,11 @@ def bundle_page(text: str, page: Path, outdir: Path, icons: IconFont | None = No
             code = target.read_text(encoding="utf-8")
             # the minified files name their licence file beside them: name it from the bundle's folder
             code = _LICENSE_NOTE.sub(lambda n: n.group(1) + _relative(target.parent / n.group(2), static), code)
+            code, _ = lazy_tooltips(code)
+            code, deferred = defer_tab_stops(code)
             js_parts.append(f"/* {rel} */\n" + code)
+            if deferred:
+                js_parts.append(tab_stops_script())
             dropped.append(target)
         elif in_head and _is_bundled_script(a) and "data-cfasync" not in a and js_parts:
             # an inline script of the head between bundled ones (settings the next ones read)
