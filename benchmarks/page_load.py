@@ -11,6 +11,10 @@ cold cache each time. Each page's loads are interleaved with loads of an empty
 page from the same server (:mod:`paired`): the ratio page/empty, median and
 interquartile range, shows what the page itself costs on a machine whose load
 changes between runs. Also prints the site's total size.
+
+``--baseline OTHER_SITE`` pairs each page with the same page of another build
+instead (for example a copy of ``_build/html`` made before a change): the ratio
+is then this build over that one. ``--site`` and ``--pages`` choose what is loaded.
 """
 
 from __future__ import annotations
@@ -40,6 +44,13 @@ class Quiet(http.server.SimpleHTTPRequestHandler):
     def log_message(self, *args):
         pass
 
+    def handle(self):
+        # a page's context is closed once it has loaded, sometimes while a lazy figure is still arriving
+        try:
+            super().handle()
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
     def do_GET(self):
         if self.path.lstrip("/") == EMPTY:
             body = b"<!DOCTYPE html><html lang='en'><head><title>empty</title></head><body></body></html>"
@@ -52,17 +63,33 @@ class Quiet(http.server.SimpleHTTPRequestHandler):
             super().do_GET()
 
 
+def _serve(folder: Path) -> str:
+    """Serve ``folder`` on 127.0.0.1 from a thread of its own; its base URL."""
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(folder)))
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{httpd.server_address[1]}/"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--site", type=Path, default=SITE, help="the built site (default: _build/html)")
+    parser.add_argument("--baseline", type=Path, help="another build: pair each page with its page there")
+    parser.add_argument("--pages", help="comma-separated parts of the pages' paths to load (default: all)")
     args = parser.parse_args()
-    pages = sorted(str(p.relative_to(SITE)) for p in SITE.rglob("*.html") if "_static" not in p.parts)
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(SITE)))
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    base = f"http://127.0.0.1:{httpd.server_address[1]}/"
-    size = sum(p.stat().st_size for p in SITE.rglob("*") if p.is_file())
+    site = args.site.resolve()
+    for name, folder in (("--site", site), ("--baseline", args.baseline)):
+        if folder is not None and not (folder / "index.html").is_file():
+            raise ValueError(f"{name} must be a built site (a folder with index.html), got {folder}")
+    pages = sorted(str(p.relative_to(site)) for p in site.rglob("*.html") if "_static" not in p.relative_to(site).parts)
+    if args.pages:
+        pages = [p for p in pages if any(part in p for part in args.pages.split(","))]
+    base = _serve(site)
+    other = _serve(args.baseline.resolve()) if args.baseline else base
+    size = sum(p.stat().st_size for p in site.rglob("*") if p.is_file())
     print(f"site size: {size / 1e6:.2f} MB (goal: at most 10 MB)")
-    print(f"{'page':45s} {'median s':>9s} {'empty s':>8s} {'ratio':>7s}  IQR  ({args.repeat} interleaved pairs, cold cache)")
+    against = "baseline s" if args.baseline else "empty s"
+    print(f"{'page':45s} {'median s':>9s} {against:>10s} {'ratio':>7s}  IQR  ({args.repeat} interleaved pairs, cold cache)")
     worst = 0.0
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=shutil.which("chromium"), args=ARGS)
@@ -78,11 +105,11 @@ def main() -> None:
             return seconds
 
         for rel in pages:
-            r = paired(lambda: load(base + EMPTY), lambda: load(base + rel), pairs=args.repeat, warmup=1)
+            reference = other + (rel if args.baseline else EMPTY)
+            r = paired(lambda: load(reference), lambda: load(base + rel), pairs=args.repeat, warmup=1)
             worst = max(worst, r.b)
-            print(f"{rel:45s} {r.b:9.3f} {r.a:8.3f} {r.ratio:7.2f}  {r.spread()}", flush=True)
+            print(f"{rel:45s} {r.b:9.3f} {r.a:10.3f} {r.ratio:7.2f}  {r.spread()}", flush=True)
         browser.close()
-    httpd.shutdown()
     print(f"slowest page (median load): {worst:.3f} s (goal: at most 0.5 s)")
 
 
