@@ -95,25 +95,40 @@ class Rounds:
 
 
 def rounds(runs: dict[str, Callable[[], float | None]], n: int = 5, warmup: int = 0,
-           clock: Callable[[], float] = time.perf_counter) -> Rounds:
+           clock: Callable[[], float] = time.perf_counter, seconds: float = 0.0,
+           most: int | None = None) -> Rounds:
     """Run every variant of ``runs`` once per round, ``n`` recorded rounds after ``warmup`` unrecorded ones.
 
     The generalisation of :func:`paired` to more than two variants: round ``i``
     runs them in the order of ``runs`` rotated by ``i``, so that no variant is
     always first (a cold cache) or last (after the others' garbage), and every
     ratio is taken within a round, whose variants ran close together in time.
+
+    With ``seconds``, rounds go on after the ``n``-th until the recorded rounds
+    have taken ``seconds`` in all (every variant's time counted), or ``most``
+    rounds have been recorded: variants that take a second or less get more
+    rounds, so a median that one disturbed round cannot move.
     """
     _check_counts(n=n, warmup=warmup, clock=clock)
+    if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or not seconds >= 0:
+        raise ValueError(f"seconds must be a non-negative number, got {seconds!r}")
+    if most is not None:
+        _check_counts(most=most, clock=clock)
+        if most < n:
+            raise ValueError(f"most must be at least n ({n}), got {most}")
     if not runs:
         raise ValueError("runs must name at least one variant")
     names = list(runs)
     times: dict[str, list[float]] = {name: [] for name in names}
-    for i in range(warmup + n):
+    spent, i = 0.0, 0
+    while i < warmup + n or (spent < seconds and (most is None or i - warmup < most)):
         shift = i % len(names)
         for name in names[shift:] + names[:shift]:
-            seconds = _timed(runs[name], clock)
+            t = _timed(runs[name], clock)
             if i >= warmup:
-                times[name].append(seconds)
+                times[name].append(t)
+                spent += t
+        i += 1
     return Rounds(times)
 
 

@@ -138,3 +138,20 @@ def test_sliced_refuses_bad_arguments(kw):
         paired_module.sliced({"a": lambda: iter([1.0])}, **kw)
     with pytest.raises(ValueError, match="runs"):
         paired_module.sliced({})
+
+
+def test_rounds_go_on_until_the_recorded_rounds_have_taken_the_seconds_asked_for():
+    # a takes 1 s and b 2 s a round: 3 s a round, so 10 s asks for 4 rounds
+    r = paired_module.rounds({"a": lambda: 1.0, "b": lambda: 2.0}, n=2, warmup=1, seconds=10.0)
+    assert r.times == {"a": [1.0] * 4, "b": [2.0] * 4}
+    # at most `most` rounds, and never fewer than n
+    r = paired_module.rounds({"a": lambda: 1.0, "b": lambda: 2.0}, n=2, seconds=100.0, most=5)
+    assert len(r.times["a"]) == 5
+    r = paired_module.rounds({"a": lambda: 10.0}, n=3, seconds=5.0)
+    assert len(r.times["a"]) == 3
+
+
+@pytest.mark.parametrize("kw", [{"seconds": -1.0}, {"seconds": "10"}, {"most": 0}, {"most": 1}])
+def test_rounds_refuse_bad_budgets(kw):
+    with pytest.raises(ValueError, match=next(iter(kw))):
+        paired_module.rounds({"a": lambda: 1.0}, n=2, **kw)
