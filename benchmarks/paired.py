@@ -13,11 +13,17 @@ unit by this process's CPU time, which a unit preempted by another program does
 not see (the wall time does, whole). :func:`sliced` interleaves variants that
 each take seconds much more finely: each is a sequence of steps, and the steps of
 the variants alternate, so the load a round saw is the same for all of them.
+:func:`tree_cpu_clock` reads the CPU time of this process and of every process
+it has started, ended or not (a cgroup of its own), for work done in children
+that ``resource.getrusage`` does not see, such as sandboxes.
 """
 
 from __future__ import annotations
 
+import atexit
+import os
 import statistics
+import tempfile
 import time
 from dataclasses import dataclass
 from typing import Callable, Iterable
@@ -189,3 +195,64 @@ def _timed(fn, clock: Callable[[], float] = time.perf_counter) -> float:
     start = clock()
     out = fn()
     return _seconds(out, start, clock())
+
+
+#: Where a cgroup of this process's own may be made: cgroup v1's cpuacct, else a cgroup v2 hierarchy.
+CGROUP_ROOTS = ("/sys/fs/cgroup/cpuacct", "/sys/fs/cgroup/unified", "/sys/fs/cgroup")
+
+
+def cgroup_cpu_seconds(folder) -> float:
+    """The CPU seconds used by the tasks of the cgroup ``folder`` and its descendants, ended ones included.
+
+    cgroup v1's ``cpuacct.usage`` (nanoseconds) or cgroup v2's ``usage_usec``
+    line of ``cpu.stat`` (microseconds).
+    """
+    usage = os.path.join(folder, "cpuacct.usage")
+    if os.path.exists(usage):
+        with open(usage) as f:
+            return int(f.read().strip()) / 1e9
+    with open(os.path.join(folder, "cpu.stat")) as f:
+        for line in f:
+            key, _, value = line.partition(" ")
+            if key == "usage_usec":
+                return int(value) / 1e6
+    raise ValueError(f"folder {folder!r} holds neither cpuacct.usage nor a usage_usec line in cpu.stat")
+
+
+def tree_cpu_clock(roots=CGROUP_ROOTS) -> Callable[[], float] | None:
+    """A clock of the CPU seconds of this process and of every process it starts, or ``None`` where there is none.
+
+    Moves this process into a new cgroup under the first of ``roots`` that
+    allows it (which takes root, and must be done before it starts threads or
+    children); processes started afterwards are born in it, and the cgroup keeps
+    counting their CPU time after they end, where ``getrusage(RUSAGE_CHILDREN)``
+    sees a child only once its own parent has waited for it (a sandbox's
+    processes, never). The cgroup is removed at exit.
+    """
+    pid = str(os.getpid())
+    for root in roots:
+        if not os.path.exists(os.path.join(root, "cgroup.procs")):
+            continue
+        try:
+            folder = tempfile.mkdtemp(prefix="l2bayes-bench-", dir=root)
+        except OSError:
+            continue
+        try:
+            with open(os.path.join(folder, "cgroup.procs"), "w") as f:
+                f.write(pid)
+            cgroup_cpu_seconds(folder)
+        except (OSError, ValueError):
+            _leave(root, folder, pid)
+            continue
+        atexit.register(_leave, root, folder, pid)
+        return lambda: cgroup_cpu_seconds(folder)
+    return None
+
+
+def _leave(root: str, folder: str, pid: str) -> None:
+    try:
+        with open(os.path.join(root, "cgroup.procs"), "w") as f:
+            f.write(pid)
+        os.rmdir(folder)
+    except OSError:
+        pass

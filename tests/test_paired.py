@@ -155,3 +155,23 @@ def test_rounds_go_on_until_the_recorded_rounds_have_taken_the_seconds_asked_for
 def test_rounds_refuse_bad_budgets(kw):
     with pytest.raises(ValueError, match=next(iter(kw))):
         paired_module.rounds({"a": lambda: 1.0}, n=2, **kw)
+
+
+def test_the_cgroup_clock_reads_v1_nanoseconds_and_v2_microseconds(tmp_path):
+    v1, v2, neither = tmp_path / "v1", tmp_path / "v2", tmp_path / "none"
+    for d in (v1, v2, neither):
+        d.mkdir()
+    (v1 / "cpuacct.usage").write_text("2500000000\n")
+    (v2 / "cpu.stat").write_text("usage_usec 1750000\nuser_usec 1500000\nsystem_usec 250000\n")
+    (neither / "cpu.stat").write_text("user_usec 1\n")
+    assert paired_module.cgroup_cpu_seconds(v1) == 2.5
+    assert paired_module.cgroup_cpu_seconds(v2) == 1.75
+    with pytest.raises(ValueError, match="folder"):
+        paired_module.cgroup_cpu_seconds(neither)
+
+
+def test_no_tree_clock_where_no_cgroup_can_be_made(tmp_path):
+    # a folder that is not a cgroup hierarchy (no cgroup.procs), and one whose cgroups count nothing
+    (tmp_path / "fake").mkdir()
+    (tmp_path / "fake" / "cgroup.procs").write_text("")
+    assert paired_module.tree_cpu_clock(roots=(str(tmp_path / "absent"), str(tmp_path / "fake"))) is None
