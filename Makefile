@@ -42,7 +42,7 @@ help:
 	@echo "make pdf        the whole book as one PDF in _build/latex/book.pdf (needs TeX), linked from the site"
 	@echo "make install-torch TORCH_INDEX=$(TORCH_CPU_INDEX)   torch alone, from that index"
 	@echo "make lab        install JupyterLab (once) and open the chapters in it"
-	@echo "make timings    execute each notebook and print its wall time"
+	@echo "make timings    execute each notebook and print its kernel's CPU time and its wall time"
 	@echo "make mutants    apply named mistakes to the package and chapters; count those the tests catch"
 	@echo "make clean-notebooks  strip outputs and metadata from chapters/*.ipynb"
 

@@ -9,19 +9,22 @@ With no notebooks named, every notebook in chapters/ is run. Each chapter runs
 ``--pairs`` times, each time beside a run of its baseline, a notebook of the
 chapter's hidden first cell only (a kernel started, ``l2bayes.setup_notebook``
 and its imports), the two in turn and the order alternating
-(:func:`paired.paired`). Printed per chapter:
+(:func:`paired.paired`). Printed per chapter, the CPU columns first:
 
-* wall: the median wall time of the chapter's runs (what a reader waits, at
-  this moment's load);
 * CPU: the kernel's own CPU time (``resource.getrusage`` read by a cell
   appended to the run), which a busy machine inflates much less than the wall
   time; the chapters run on one thread, so alone their wall time is about this;
+* wall: the median wall time of the chapter's runs (what a reader waits, at
+  this moment's load);
 * ratio: chapter / baseline, the median of the paired ratios with their
-  interquartile range, of the wall times and of the kernels' CPU times. Pairs of
-  runs a few minutes apart at loads 2-9 differed by 2-13% on the CPU times, by up
-  to 11% on their ratio, and by up to 49% on the wall-time ratio: the baseline
-  (imports: files) and a chapter (arithmetic) do not slow down alike on a busy
-  machine. Read the CPU columns there.
+  interquartile range, of the kernels' CPU times and of the wall times.
+
+Two runs of every chapter about a minute apart, at load 4-6, put the CPU
+ratios of six chapters within 7% of each other, and four 10-21% apart; the wall
+ratios, up to 76% apart. Not even the CPU time holds there: what runs on the
+other core slows this one's arithmetic (a chapter's kernel CPU time moved by
+up to 28%), and a chapter and its baseline, run one after the other, are not
+slowed alike. Read the CPU columns, and on a quiet machine.
 
 Exits non-zero if a notebook fails to execute.
 """
@@ -71,7 +74,7 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     paths = [Path(p) for p in args.notebooks] or sorted((ROOT / "chapters").glob("*.ipynb"))
     print(f"{args.pairs} interleaved pairs (chapter, baseline) each; budget {BUDGET_S:.0f} s alone")
-    print(f"{'notebook':36s} {'wall s':>7s} {'base s':>7s} {'ratio':>6s} {'IQR':16s} {'CPU s':>6s} {'base':>5s} "
+    print(f"{'notebook':36s} {'CPU s':>6s} {'base':>5s} {'ratio':>6s} {'IQR':16s} {'wall s':>7s} {'base s':>7s} "
           f"{'ratio':>6s}  IQR")
     worst_cpu = 0.0
     for path in paths:
@@ -89,8 +92,8 @@ def main(argv: list[str]) -> int:
         c = Rounds(cpu).ratio("chapter", "baseline")
         worst_cpu = max(worst_cpu, c.b)
         flag = "" if c.b <= BUDGET_S else "  OVER BUDGET"
-        print(f"{path.name:36s} {r.b:7.2f} {r.a:7.2f} {r.ratio:6.2f} {r.spread():16s} {c.b:6.2f} {c.a:5.2f} "
-              f"{c.ratio:6.2f}  {c.spread()}{flag}", flush=True)
+        print(f"{path.name:36s} {c.b:6.2f} {c.a:5.2f} {c.ratio:6.2f} {c.spread():16s} {r.b:7.2f} {r.a:7.2f} "
+              f"{r.ratio:6.2f}  {r.spread()}{flag}", flush=True)
     print(f"largest kernel CPU time: {worst_cpu:.2f} s (budget {BUDGET_S:.0f} s)")
     return 0
 

@@ -7,14 +7,26 @@ alternating which goes first in each pair, and takes the ratio B/A within each
 pair, whose two halves ran a few milliseconds apart under the same load. The
 median of those ratios is the estimate; the spread reported beside it is the
 interquartile range of the ratios, so a reader sees how much to trust it.
+
+Two refinements, for what that leaves. ``clock=time.process_time`` times each
+unit by this process's CPU time, which a unit preempted by another program does
+not see (the wall time does, whole). :func:`sliced` interleaves variants that
+each take seconds much more finely: each is a sequence of steps, and the steps of
+the variants alternate, so the load a round saw is the same for all of them.
+:func:`tree_cpu_clock` reads the CPU time of this process and of every process
+it has started, ended or not (a cgroup of its own), for work done in children
+that ``resource.getrusage`` does not see, such as sandboxes.
 """
 
 from __future__ import annotations
 
+import atexit
+import os
 import statistics
+import tempfile
 import time
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Iterable
 
 
 @dataclass(frozen=True)
@@ -44,22 +56,18 @@ def quartiles(values: list[float]) -> tuple[float, float, float]:
 
 
 def paired(run_a: Callable[[], float | None], run_b: Callable[[], float | None], pairs: int = 15,
-           warmup: int = 2) -> Paired:
+           warmup: int = 2, clock: Callable[[], float] = time.perf_counter) -> Paired:
     """Time ``run_a`` and ``run_b`` interleaved, ``pairs`` times each after ``warmup`` unrecorded pairs.
 
     Each callable does one measured unit of work. If it returns a number, that
     number is taken as its time in seconds (for work that times itself, such as
-    a page load); otherwise its wall time is measured here.
+    a page load); otherwise its time is measured here with ``clock`` (the wall
+    time by default; ``time.process_time`` for this process's CPU time).
     """
-    if isinstance(pairs, bool) or not isinstance(pairs, int) or pairs < 1:
-        raise ValueError(f"pairs must be a positive integer, got {pairs!r}")
-    if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0:
-        raise ValueError(f"warmup must be a non-negative integer, got {warmup!r}")
+    _check_counts(pairs=pairs, warmup=warmup, clock=clock)
 
     def timed(fn) -> float:
-        start = time.perf_counter()
-        out = fn()
-        return float(out) if isinstance(out, (int, float)) and not isinstance(out, bool) else time.perf_counter() - start
+        return _timed(fn, clock)
 
     times_a, times_b = [], []
     for i in range(warmup + pairs):
@@ -92,32 +100,159 @@ class Rounds:
         return Paired(statistics.median(a), statistics.median(b), ratio, low, high, len(a))
 
 
-def rounds(runs: dict[str, Callable[[], float | None]], n: int = 5, warmup: int = 0) -> Rounds:
+def rounds(runs: dict[str, Callable[[], float | None]], n: int = 5, warmup: int = 0,
+           clock: Callable[[], float] = time.perf_counter, seconds: float = 0.0,
+           most: int | None = None) -> Rounds:
     """Run every variant of ``runs`` once per round, ``n`` recorded rounds after ``warmup`` unrecorded ones.
 
     The generalisation of :func:`paired` to more than two variants: round ``i``
     runs them in the order of ``runs`` rotated by ``i``, so that no variant is
     always first (a cold cache) or last (after the others' garbage), and every
     ratio is taken within a round, whose variants ran close together in time.
+
+    With ``seconds``, rounds go on after the ``n``-th until the recorded rounds
+    have taken ``seconds`` in all (every variant's time counted), or ``most``
+    rounds have been recorded: variants that take a second or less get more
+    rounds, so a median that one disturbed round cannot move.
     """
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"n must be a positive integer, got {n!r}")
-    if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0:
-        raise ValueError(f"warmup must be a non-negative integer, got {warmup!r}")
+    _check_counts(n=n, warmup=warmup, clock=clock)
+    if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or not seconds >= 0:
+        raise ValueError(f"seconds must be a non-negative number, got {seconds!r}")
+    if most is not None:
+        _check_counts(most=most, clock=clock)
+        if most < n:
+            raise ValueError(f"most must be at least n ({n}), got {most}")
+    if not runs:
+        raise ValueError("runs must name at least one variant")
+    names = list(runs)
+    times: dict[str, list[float]] = {name: [] for name in names}
+    spent, i = 0.0, 0
+    while i < warmup + n or (spent < seconds and (most is None or i - warmup < most)):
+        shift = i % len(names)
+        for name in names[shift:] + names[:shift]:
+            t = _timed(runs[name], clock)
+            if i >= warmup:
+                times[name].append(t)
+                spent += t
+        i += 1
+    return Rounds(times)
+
+
+def sliced(runs: dict[str, Callable[[], Iterable]], n: int = 5, warmup: int = 0,
+           clock: Callable[[], float] = time.perf_counter) -> Rounds:
+    """Like :func:`rounds`, but each variant is a sequence of steps, and the variants' steps alternate.
+
+    ``runs[name]()`` returns an iterable (a generator, typically) whose every
+    step (``next``) is one slice of the variant's work. In each round the
+    variants advance one step each in turn, in the order of ``runs`` rotated by
+    the round's number, until all are exhausted (one with fewer steps drops out
+    early); a variant's time in the round is the sum of its steps' times. A
+    variant that takes seconds then spreads over the whole round beside the
+    others, instead of running in a stretch of its own whose load may differ.
+    If a step yields a number, that number is taken as its time in seconds.
+    """
+    _check_counts(n=n, warmup=warmup, clock=clock)
     if not runs:
         raise ValueError("runs must name at least one variant")
     names = list(runs)
     times: dict[str, list[float]] = {name: [] for name in names}
     for i in range(warmup + n):
         shift = i % len(names)
-        for name in names[shift:] + names[:shift]:
-            seconds = _timed(runs[name])
-            if i >= warmup:
-                times[name].append(seconds)
+        order = names[shift:] + names[:shift]
+        steps = {name: iter(runs[name]()) for name in order}
+        total = dict.fromkeys(order, 0.0)
+        while steps:
+            for name in [name for name in order if name in steps]:
+                start = clock()
+                try:
+                    out = next(steps[name])
+                except StopIteration:
+                    del steps[name]
+                    out = None
+                end = clock()
+                total[name] += _seconds(out, start, end)
+        if i >= warmup:
+            for name in names:
+                times[name].append(total[name])
     return Rounds(times)
 
 
-def _timed(fn) -> float:
-    start = time.perf_counter()
+def _check_counts(clock, **counts) -> None:
+    for name, value in counts.items():
+        smallest = 0 if name == "warmup" else 1
+        if isinstance(value, bool) or not isinstance(value, int) or value < smallest:
+            kind = "a non-negative" if smallest == 0 else "a positive"
+            raise ValueError(f"{name} must be {kind} integer, got {value!r}")
+    if not callable(clock):
+        raise ValueError(f"clock must be a callable returning seconds, such as time.process_time, got {clock!r}")
+
+
+def _seconds(out, start: float, end: float) -> float:
+    return float(out) if isinstance(out, (int, float)) and not isinstance(out, bool) else end - start
+
+
+def _timed(fn, clock: Callable[[], float] = time.perf_counter) -> float:
+    start = clock()
     out = fn()
-    return float(out) if isinstance(out, (int, float)) and not isinstance(out, bool) else time.perf_counter() - start
+    return _seconds(out, start, clock())
+
+
+#: Where a cgroup of this process's own may be made: cgroup v1's cpuacct, else a cgroup v2 hierarchy.
+CGROUP_ROOTS = ("/sys/fs/cgroup/cpuacct", "/sys/fs/cgroup/unified", "/sys/fs/cgroup")
+
+
+def cgroup_cpu_seconds(folder) -> float:
+    """The CPU seconds used by the tasks of the cgroup ``folder`` and its descendants, ended ones included.
+
+    cgroup v1's ``cpuacct.usage`` (nanoseconds) or cgroup v2's ``usage_usec``
+    line of ``cpu.stat`` (microseconds).
+    """
+    usage = os.path.join(folder, "cpuacct.usage")
+    if os.path.exists(usage):
+        with open(usage) as f:
+            return int(f.read().strip()) / 1e9
+    with open(os.path.join(folder, "cpu.stat")) as f:
+        for line in f:
+            key, _, value = line.partition(" ")
+            if key == "usage_usec":
+                return int(value) / 1e6
+    raise ValueError(f"folder {folder!r} holds neither cpuacct.usage nor a usage_usec line in cpu.stat")
+
+
+def tree_cpu_clock(roots=CGROUP_ROOTS) -> Callable[[], float] | None:
+    """A clock of the CPU seconds of this process and of every process it starts, or ``None`` where there is none.
+
+    Moves this process into a new cgroup under the first of ``roots`` that
+    allows it (which takes root, and must be done before it starts threads or
+    children); processes started afterwards are born in it, and the cgroup keeps
+    counting their CPU time after they end, where ``getrusage(RUSAGE_CHILDREN)``
+    sees a child only once its own parent has waited for it (a sandbox's
+    processes, never). The cgroup is removed at exit.
+    """
+    pid = str(os.getpid())
+    for root in roots:
+        if not os.path.exists(os.path.join(root, "cgroup.procs")):
+            continue
+        try:
+            folder = tempfile.mkdtemp(prefix="l2bayes-bench-", dir=root)
+        except OSError:
+            continue
+        try:
+            with open(os.path.join(folder, "cgroup.procs"), "w") as f:
+                f.write(pid)
+            cgroup_cpu_seconds(folder)
+        except (OSError, ValueError):
+            _leave(root, folder, pid)
+            continue
+        atexit.register(_leave, root, folder, pid)
+        return lambda: cgroup_cpu_seconds(folder)
+    return None
+
+
+def _leave(root: str, folder: str, pid: str) -> None:
+    try:
+        with open(os.path.join(root, "cgroup.procs"), "w") as f:
+            f.write(pid)
+        os.rmdir(folder)
+    except OSError:
+        pass

@@ -73,3 +73,105 @@ def test_rounds_skip_the_warm_up_and_refuse_bad_counts():
             paired_module.rounds({"a": lambda: 1.0}, **kw)
     with pytest.raises(ValueError, match="runs"):
         paired_module.rounds({})
+
+
+class Clock:
+    """A clock that reads given times, one per call: timings given, not measured."""
+
+    def __init__(self, *readings):
+        self.readings = iter(readings)
+
+    def __call__(self):
+        return next(self.readings)
+
+
+def test_paired_and_rounds_read_the_clock_they_are_given():
+    # readings: start, end of a, start, end of b (pair 1, a first), then b, a (pair 2)
+    r = paired_module.paired(lambda: None, lambda: None, pairs=2, warmup=0, clock=Clock(0, 1, 1, 4, 10, 12, 12, 13))
+    # pair 1: a 1, b 3; pair 2: b 2, a 1
+    assert (r.a, r.b) == (1.0, 2.5) and (r.low, r.ratio, r.high) == (2.25, 2.5, 2.75)
+    q = paired_module.rounds({"a": lambda: None, "b": lambda: None}, n=1, clock=Clock(5, 6, 6, 9))
+    assert q.times == {"a": [1], "b": [3]}
+
+
+def test_sliced_alternates_steps_and_sums_each_variants_steps_within_a_round():
+    order = []
+
+    def variant(name, steps):
+        def run():
+            for k in range(steps):
+                order.append(f"{name}{k}")
+                yield None
+        return run
+
+    # the clock advances half a second per reading: each step (and the call that finds the end) lasts 0.5 s
+    ticks = iter(range(1000))
+    r = paired_module.sliced({"a": variant("a", 1), "b": variant("b", 3)}, n=2, clock=lambda: next(ticks) * 0.5)
+    # round 0: a0 b0 | (a ends) b1 | b2 | (b ends); round 1 starts with b
+    assert order == ["a0", "b0", "b1", "b2", "b0", "a0", "b1", "b2"]
+    # a: one step and its end, 2 calls of 0.5 s; b: three steps and its end, 4 calls of 0.5 s
+    assert r.times == {"a": [1.0, 1.0], "b": [2.0, 2.0]}
+    assert r.ratio("b", "a").ratio == 2.0
+
+
+def test_sliced_takes_yielded_numbers_as_the_steps_times_and_skips_the_warm_up():
+    made = []
+
+    def run():
+        made.append(1)
+        yield 2.0
+        yield 3.0
+
+    def ref():
+        yield 1.0
+        yield 0.5
+
+    r = paired_module.sliced({"ref": ref, "x": run}, n=2, warmup=1, clock=Clock(*range(100)))
+    # the call that finds a generator exhausted yields nothing: its clock time (1 s here) counts
+    assert len(made) == 3 and r.times == {"ref": [2.5, 2.5], "x": [6.0, 6.0]}
+    assert r.ratio("x", "ref").ratio == 2.4
+
+
+@pytest.mark.parametrize("kw", [{"n": 0}, {"warmup": -1}, {"n": 1.5}, {"clock": 3.0}])
+def test_sliced_refuses_bad_arguments(kw):
+    with pytest.raises(ValueError, match=next(iter(kw))):
+        paired_module.sliced({"a": lambda: iter([1.0])}, **kw)
+    with pytest.raises(ValueError, match="runs"):
+        paired_module.sliced({})
+
+
+def test_rounds_go_on_until_the_recorded_rounds_have_taken_the_seconds_asked_for():
+    # a takes 1 s and b 2 s a round: 3 s a round, so 10 s asks for 4 rounds
+    r = paired_module.rounds({"a": lambda: 1.0, "b": lambda: 2.0}, n=2, warmup=1, seconds=10.0)
+    assert r.times == {"a": [1.0] * 4, "b": [2.0] * 4}
+    # at most `most` rounds, and never fewer than n
+    r = paired_module.rounds({"a": lambda: 1.0, "b": lambda: 2.0}, n=2, seconds=100.0, most=5)
+    assert len(r.times["a"]) == 5
+    r = paired_module.rounds({"a": lambda: 10.0}, n=3, seconds=5.0)
+    assert len(r.times["a"]) == 3
+
+
+@pytest.mark.parametrize("kw", [{"seconds": -1.0}, {"seconds": "10"}, {"most": 0}, {"most": 1}])
+def test_rounds_refuse_bad_budgets(kw):
+    with pytest.raises(ValueError, match=next(iter(kw))):
+        paired_module.rounds({"a": lambda: 1.0}, n=2, **kw)
+
+
+def test_the_cgroup_clock_reads_v1_nanoseconds_and_v2_microseconds(tmp_path):
+    v1, v2, neither = tmp_path / "v1", tmp_path / "v2", tmp_path / "none"
+    for d in (v1, v2, neither):
+        d.mkdir()
+    (v1 / "cpuacct.usage").write_text("2500000000\n")
+    (v2 / "cpu.stat").write_text("usage_usec 1750000\nuser_usec 1500000\nsystem_usec 250000\n")
+    (neither / "cpu.stat").write_text("user_usec 1\n")
+    assert paired_module.cgroup_cpu_seconds(v1) == 2.5
+    assert paired_module.cgroup_cpu_seconds(v2) == 1.75
+    with pytest.raises(ValueError, match="folder"):
+        paired_module.cgroup_cpu_seconds(neither)
+
+
+def test_no_tree_clock_where_no_cgroup_can_be_made(tmp_path):
+    # a folder that is not a cgroup hierarchy (no cgroup.procs), and one whose cgroups count nothing
+    (tmp_path / "fake").mkdir()
+    (tmp_path / "fake" / "cgroup.procs").write_text("")
+    assert paired_module.tree_cpu_clock(roots=(str(tmp_path / "absent"), str(tmp_path / "fake"))) is None
