@@ -71,6 +71,25 @@ def honest_notebook(chapter_nb, chapter: str, k: int) -> dict:
             "nbformat": 4, "nbformat_minor": 5}
 
 
+def _costs(cost: dict) -> str:
+    return (f"{cost['pooled'].ratio:7.3f} {cost['pooled'].spread():16s}  "
+            f"{cost['per-submission'].ratio:7.3f} {cost['per-submission'].spread():16s}")
+
+
+def _cost_table(by_stem: dict[str, Rounds], n: dict[str, int], first_rounds: int, first) -> None:
+    """One row a chapter (``first(stem, rounds)`` gives its three figures), then one over every batch."""
+    every = {"pooled": ([], []), "per-submission": ([], [])}
+    for stem, r in by_stem.items():
+        for mode in every:
+            every[mode][0].extend(r.times["none"][:first_rounds])
+            every[mode][1].extend(r.times[mode][:first_rounds])
+        cost = {mode: r.ratio(mode, "none") for mode in every}
+        print(f"{stem:28s} {n[stem]:4d} {len(r.times['none']):6d} {first(stem, r)}  {_costs(cost)}")
+    if len(by_stem) > 1:
+        overall = {mode: Rounds({"none": a, mode: b}).ratio(mode, "none") for mode, (a, b) in every.items()}
+        print(f"{'every batch':28s} {sum(n[s] for s in by_stem):4d} {first_rounds:6d} {'':7s} {'':7s} {'':7s}  {_costs(overall)}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=48, help="submissions in all, spread over the chapters")
@@ -139,43 +158,15 @@ def main() -> None:
     print("time sandboxed / time without, median of the per-batch ratios [interquartile range]")
     print(f"{'chapter':28s} {'n':>4s} {'rounds':>6s} {'pooled':>7s} {'per-sub':>7s} {'none':>7s}  {'pooled/none':>24s}  "
           f"{'per-sub/none':>24s}")
-    every = {"pooled": ([], []), "per-submission": ([], [])}
-    for stem in stems:
-        r = results[stem]
-        rate = {mode: n[stem] / r.median(mode) for mode in MODES}
-        cost = {mode: r.ratio(mode, "none") for mode in ("pooled", "per-submission")}
-        for mode in every:
-            every[mode][0].extend(r.times["none"][: args.rounds])
-            every[mode][1].extend(r.times[mode][: args.rounds])
-        print(f"{stem:28s} {n[stem]:4d} {len(r.times['none']):6d} {rate['pooled']:7.2f} {rate['per-submission']:7.2f} "
-              f"{rate['none']:7.2f}  {cost['pooled'].ratio:7.3f} {cost['pooled'].spread():16s}  "
-              f"{cost['per-submission'].ratio:7.3f} {cost['per-submission'].spread():16s}")
-    if len(stems) > 1:
-        overall = {mode: Rounds({"none": a, mode: b}).ratio(mode, "none") for mode, (a, b) in every.items()}
-        print(f"{'every batch':28s} {sum(n.values()):4d} {args.rounds:6d} {'':7s} {'':7s} {'':7s}  "
-              f"{overall['pooled'].ratio:7.3f} {overall['pooled'].spread():16s}  "
-              f"{overall['per-submission'].ratio:7.3f} {overall['per-submission'].spread():16s}")
+    _cost_table({stem: results[stem] for stem in stems}, n, args.rounds, lambda stem, r: "{:7.2f} {:7.2f} {:7.2f}".format(
+        *(n[stem] / r.median(mode) for mode in ("pooled", "per-submission", "none"))))
     if cpu_clock:
         print("CPU time of the batch (this process and every process it started, sandboxes included), "
               "sandboxed / without, median of the per-batch ratios [interquartile range]")
         print(f"{'chapter':28s} {'n':>4s} {'rounds':>6s} {'pooled':>7s} {'per-sub':>7s} {'none':>7s}  "
               f"{'pooled/none':>24s}  {'per-sub/none':>24s}   (CPU seconds a batch, medians)")
-        every_cpu = {"pooled": ([], []), "per-submission": ([], [])}
-        for stem in stems:
-            c = Rounds(cpu[stem])
-            cost = {mode: c.ratio(mode, "none") for mode in every_cpu}
-            for mode in every_cpu:
-                every_cpu[mode][0].extend(c.times["none"][: args.rounds])
-                every_cpu[mode][1].extend(c.times[mode][: args.rounds])
-            print(f"{stem:28s} {n[stem]:4d} {len(c.times['none']):6d} {c.median('pooled'):7.2f} "
-                  f"{c.median('per-submission'):7.2f} {c.median('none'):7.2f}  "
-                  f"{cost['pooled'].ratio:7.3f} {cost['pooled'].spread():16s}  "
-                  f"{cost['per-submission'].ratio:7.3f} {cost['per-submission'].spread():16s}")
-        if len(stems) > 1:
-            overall = {mode: Rounds({"none": a, mode: b}).ratio(mode, "none") for mode, (a, b) in every_cpu.items()}
-            print(f"{'every batch':28s} {sum(n.values()):4d} {args.rounds:6d} {'':7s} {'':7s} {'':7s}  "
-                  f"{overall['pooled'].ratio:7.3f} {overall['pooled'].spread():16s}  "
-                  f"{overall['per-submission'].ratio:7.3f} {overall['per-submission'].spread():16s}")
+        _cost_table({stem: Rounds(cpu[stem]) for stem in stems}, n, args.rounds, lambda stem, r: "{:7.2f} {:7.2f} {:7.2f}".format(
+            *(r.median(mode) for mode in ("pooled", "per-submission", "none"))))
     else:
         print("CPU time: not measured (it needs a cgroup of this process's own, which takes root)")
     print("steady state (jobs / median seconds per submission, without the batch's set-up):")
