@@ -131,10 +131,7 @@ def main() -> None:
             return gauge_tab.evaluate(GAUGE)[0]
 
         for rel in pages:
-            if args.baseline:
-                reference = functools.partial(load, other + rel)
-            else:
-                reference = gauge
+            reference = functools.partial(load, other + rel) if args.baseline else gauge
             r = paired(reference, lambda: load(base + rel), pairs=args.repeat, warmup=1)
             worst = max(worst, r.b)
             print(f"{rel:45s} {r.b:9.3f} {r.a:10.3f} {r.ratio:7.2f}  {r.spread()}", flush=True)
