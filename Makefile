@@ -17,7 +17,7 @@ TORCH_INDEX ?=
 TORCH_PIN = $(shell grep -m1 '^torch==' requirements.txt)
 JB_FLAGS := -W -n --keep-going
 JOBS ?= 2
-NBVAL_FLAGS := --nbval-lax --nbval-current-env -n $(JOBS) --dist loadfile
+NBVAL_FLAGS := --nbval-lax --nbval-current-env -n $(JOBS) --dist loadfile --no-loadscope-reorder
 # node_modules (package.json): MathJax typesets the math at build time, axe-core checks the pages.
 # Without npm the site still builds, with MathJax running in the reader's browser instead.
 NPM_CI = @if command -v npm >/dev/null 2>&1; then npm ci --no-audit --no-fund; \

@@ -2,8 +2,9 @@
 
 ``make test`` builds the site first; these tests serve ``_build/html`` on
 127.0.0.1 and visit every page with Playwright driving Debian's ``chromium``
-(never a browser downloaded by the test tool). A screenshot of every page is
-saved under ``_build/screenshots/``.
+(never a browser downloaded by the test tool). A screenshot of every page's first
+screen is saved under ``_build/screenshots/``; ``L2BAYES_SCREENSHOTS=full`` saves
+each page whole instead (one to three seconds a chapter, measured quiet).
 
 Without a ``chromium`` binary the tests are skipped on a reader's machine and
 fail under CI (``CI`` set), where ``.ci/run`` installs it.
@@ -97,9 +98,13 @@ def new_context(browser, **options):
 
 
 class Visit:
-    """Load one page, recording every request, console error and page error."""
+    """Load one page, recording every request, console error and page error.
 
-    def __init__(self, browser, url, *, color_scheme="light"):
+    ``wait=False`` only starts the navigation: pages started one after another then load side by side,
+    and ``wait()`` waits for each (the network falls idle on one page while the next is still loading).
+    """
+
+    def __init__(self, browser, url, *, color_scheme="light", wait=True):
         self.context = new_context(browser, color_scheme=color_scheme, viewport={"width": 1200, "height": 900})
         self.external, self.errors, self.failed = [], [], []
 
@@ -122,7 +127,12 @@ class Visit:
             if r.response() and r.response().status >= 400
             else None,
         )
-        self.page.goto(url, wait_until="load")
+        self.page.goto(url, wait_until="commit")
+        if wait:
+            self.wait()
+
+    def wait(self):
+        self.page.wait_for_load_state("load")
         # MathJax typesets asynchronously; wait until it says it is done.
         self.page.evaluate("() => window.MathJax && MathJax.startup ? MathJax.startup.promise : null")
         self.page.wait_for_load_state("networkidle")
@@ -135,13 +145,14 @@ class Visit:
 
 @pytest.fixture(scope="module")
 def visits(server, browser):
+    """Every page, loaded side by side, then drawn whole, and its screenshot saved."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    out = {}
-    for rel in PAGES:
-        v = Visit(browser, server + rel)
-        v.page.add_style_tag(content=DRAW_ALL)  # for the screenshot and for axe-core after it
-        v.page.screenshot(path=str(SCREENSHOTS / (rel.replace("/", "__").removesuffix(".html") + ".png")), full_page=True)
-        out[rel] = v
+    full = os.environ.get("L2BAYES_SCREENSHOTS") == "full"
+    out = {rel: Visit(browser, server + rel, wait=False) for rel in PAGES}
+    for rel, v in out.items():
+        v.wait()
+        v.page.add_style_tag(content=DRAW_ALL)  # for the measurements, axe-core and a whole-page screenshot
+        v.page.screenshot(path=str(SCREENSHOTS / (rel.replace("/", "__").removesuffix(".html") + ".png")), full_page=full)
     yield out
     for v in out.values():
         v.close()
@@ -304,11 +315,13 @@ def test_text_contrast_and_figures_in_both_themes(server, browser, scheme):
 #: axe-core, installed by `npm ci` (package.json pins it): 0.65 MB minified, so it is read from
 #: node_modules when the tests run rather than committed.
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
-AXE_RUN = """async () => {
-  const result = await axe.run(document, {resultTypes: ['violations']});
-  return result.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
-                                      targets: v.nodes.slice(0, 3).map(n => n.target.join(' '))}));
-}"""
+#: Started on every page at once, awaited by each page's test: each page has its own renderer process, and
+#: axe.run starts after the call returns (much of its work is synchronous), so the pages are checked side by side.
+AXE_START = """() => { window.l2bayesAxe = new Promise(go => setTimeout(go, 0)).then(() =>
+  axe.run(document, {resultTypes: ['violations']})).then(result =>
+  result.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
+                               targets: v.nodes.slice(0, 3).map(n => n.target.join(' '))}))); }"""
+AXE_RESULT = "() => window.l2bayesAxe"
 
 
 @pytest.fixture(scope="module")
@@ -320,13 +333,39 @@ def axe_source():
     return AXE.read_text(encoding="utf-8")
 
 
+@pytest.fixture(scope="module")
+def axe_started(visits, axe_source):
+    """The pages of ``visits`` with axe-core injected and running."""
+    for v in visits.values():
+        v.page.add_script_tag(content=axe_source)
+        v.page.evaluate(AXE_START)
+    return visits
+
+
 @pytest.mark.parametrize("rel", PAGES)
-def test_axe_finds_no_serious_or_critical_violation(visits, axe_source, rel):
-    page = visits[rel].page
-    page.add_script_tag(content=axe_source)
-    violations = page.evaluate(AXE_RUN)
+def test_axe_finds_no_serious_or_critical_violation(axe_started, rel):
+    violations = axe_started[rel].page.evaluate(AXE_RESULT)
     bad = [v for v in violations if v["impact"] in ("serious", "critical")]
     assert bad == [], f"axe-core: {bad}"
+
+
+@pytest.fixture(scope="module")
+def narrow(server, browser):
+    """Every content page at a phone's width (390 x 844 px), loaded side by side, all of it drawn.
+
+    Each waits until the site has given the tab stops of blocks off screen (while the browser is idle).
+    """
+    contexts = {rel: new_context(browser, viewport={"width": 390, "height": 844}) for rel in CONTENT_PAGES}
+    pages = {rel: context.new_page() for rel, context in contexts.items()}
+    for rel, page in pages.items():
+        page.goto(server + rel, wait_until="commit")
+    for page in pages.values():
+        page.wait_for_load_state("load")
+        page.wait_for_function(TAB_STOPS_MEASURED)
+        page.add_style_tag(content=DRAW_ALL)
+    yield pages
+    for context in contexts.values():
+        context.close()
 
 
 WIDE = """() => {
@@ -344,17 +383,10 @@ WIDE = """() => {
 
 
 @pytest.mark.parametrize("rel", CONTENT_PAGES)
-def test_pages_read_at_390_pixels_without_sideways_scrolling(server, browser, rel):
-    context = new_context(browser, viewport={"width": 390, "height": 844})
-    try:
-        page = context.new_page()
-        page.goto(server + rel, wait_until="load")
-        page.add_style_tag(content=DRAW_ALL)
-        state = page.evaluate(WIDE)
-        assert state["scrollWidth"] <= state["width"], f"the page scrolls sideways at 390 px: {state}"
-        assert state["wide"] == [], f"wider than the screen outside a region that scrolls: {state['wide']}"
-    finally:
-        context.close()
+def test_pages_read_at_390_pixels_without_sideways_scrolling(narrow, rel):
+    state = narrow[rel].evaluate(WIDE)
+    assert state["scrollWidth"] <= state["width"], f"the page scrolls sideways at 390 px: {state}"
+    assert state["wide"] == [], f"wider than the screen outside a region that scrolls: {state['wide']}"
 
 
 TAB_STOPS = """(selector) => [...document.querySelectorAll(selector)].map(e => ({
@@ -364,26 +396,18 @@ TAB_STOPS = """(selector) => [...document.querySelectorAll(selector)].map(e => (
 
 
 @pytest.mark.parametrize("rel", [p for p in CONTENT_PAGES if p.startswith("chapters/")])
-def test_a_block_that_scrolls_has_a_tab_stop_and_no_other_block_has(server, browser, rel):
+def test_a_block_that_scrolls_has_a_tab_stop_and_no_other_block_has(narrow, rel):
     """The theme's rule (scrollable-region-focusable), applied by the site as blocks come near the view.
 
     At 390 px most listings scroll sideways, so each chapter has blocks of both kinds, far below the
     first screen too (measured while the browser was idle, not when scrolled to).
     """
-    context = new_context(browser, viewport={"width": 390, "height": 844})
-    try:
-        page = context.new_page()
-        page.goto(server + rel, wait_until="load")
-        page.wait_for_function(TAB_STOPS_MEASURED)
-        page.add_style_tag(content=DRAW_ALL)
-        blocks = page.evaluate(TAB_STOPS, ", ".join(TAB_STOP_SELECTORS))
-        wrong = [b for b in blocks if b["tab"] != (0 if b["scrolls"] else -1)]
-        assert wrong == [], f"tab stops that do not follow the rule: {wrong[:5]}"
-        far = [b for b in blocks if b["below"]]
-        assert any(b["scrolls"] for b in far) and not all(b["scrolls"] for b in far), (
-            f"expected blocks that scroll and blocks that do not, far down the page: {far[:5]}")
-    finally:
-        context.close()
+    blocks = narrow[rel].evaluate(TAB_STOPS, ", ".join(TAB_STOP_SELECTORS))
+    wrong = [b for b in blocks if b["tab"] != (0 if b["scrolls"] else -1)]
+    assert wrong == [], f"tab stops that do not follow the rule: {wrong[:5]}"
+    far = [b for b in blocks if b["below"]]
+    assert any(b["scrolls"] for b in far) and not all(b["scrolls"] for b in far), (
+        f"expected blocks that scroll and blocks that do not, far down the page: {far[:5]}")
 
 
 @pytest.mark.parametrize("how", ["hover", "focus"])

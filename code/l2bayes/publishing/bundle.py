@@ -249,8 +249,11 @@ You need Python 3.11 and about 1.5 GB of disk space (mostly PyTorch, CPU build).
 In this folder, set up a virtual environment with the pinned packages and the helper package (once):
 
 ```bash
-python3.11 -m venv .venv && .venv/bin/python -m pip install -r requirements.txt {wheel} && .venv/bin/python -m pip install --no-deps -r requirements-nodeps.txt
+python3.11 -m venv .venv && .venv/bin/python -m pip install --no-compile -r requirements.txt {wheel} && .venv/bin/python -m pip install --no-compile --no-deps -r requirements-nodeps.txt
 ```
+
+(`--no-compile` leaves out compiling every module of every package up front, much of the
+install's time; Python compiles a module the first time it is imported, and keeps the result.)
 
 then open the notebooks:
 
