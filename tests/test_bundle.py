@@ -99,6 +99,13 @@ def _readme_command(readme: str, starts: str) -> str:
     return next(line for block in blocks for line in block.splitlines() if line.startswith(starts))
 
 
+def test_the_books_readme_quotes_the_bundles_set_up_command(bundle):
+    with zipfile.ZipFile(bundle) as zf:
+        readme = zf.read(f"{FOLDER}/README.md").decode()
+    setup = _readme_command(readme, "python3.11 -m venv")
+    assert _readme_command((ROOT / "README.md").read_text(encoding="utf-8"), "python3.11 -m venv") == setup
+
+
 PROBE = r'''
 import importlib.util
 import numpy as np
