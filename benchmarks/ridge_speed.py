@@ -12,19 +12,25 @@ A benchmark, not a test. In one run, on the same data:
 
 The variants run interleaved, A, B, A, B, ... (``benchmarks/paired.py``), and
 each ratio is the median of the paired ratios with their interquartile range
-(the machine may be shared). BLAS uses
-every core of the machine (two on the course machines); torch is not involved.
-Usage::
+(the machine may be shared). BLAS runs on one thread by
+default (``--blas-threads N`` for more), for every variant alike: on a 2-core
+machine, with two BLAS threads, the paired ratios of the short fits (d = 500 and
+the dual form) spread from 0.43 to 0.97 within one run and their medians moved by
+10-30% from run to run; on one thread the spread is 0.76-0.79 and four medians in a
+row agree within 3%. On one thread each unit is timed by this process's CPU time:
+two runs a few minutes apart then agreed within 9% on every row (within 1% against
+scikit-learn). Two BLAS threads also slowed 100 short ``ridge_fit`` calls (d = 300)
+2.4-fold, so that ``ridge_path``'s speed-up read 18x with them and reads 6-7x on one
+thread, short of the 10x goal. torch is not involved. Usage::
 
-    python benchmarks/ridge_speed.py
+    python benchmarks/ridge_speed.py [--blas-threads 1]
 
-Takes five to six minutes on a shared 2-core machine and a few GB of memory (X at
-n = 100,000, d = 2,000 is 1.6 GB).
+Takes several minutes and a few GB of memory (X at n = 100,000, d = 2,000 is 1.6 GB).
 """
 
 from __future__ import annotations
 
-import os
+import argparse
 import statistics
 import sys
 import time
@@ -58,14 +64,19 @@ def augmented_lstsq(X, y, lam):
     return np.linalg.lstsq(A, np.concatenate([y, np.zeros(d)]), rcond=None)[0]
 
 
+#: What a unit's time is read from: this process's CPU time while BLAS has one thread (a unit preempted
+#: by another program is not charged for the wait), the wall time with more (``main`` sets it).
+CLOCK = time.process_time
+
+
 def median_of_calls(fn, calls):
     """A unit for :func:`paired` that calls ``fn`` ``calls`` times and reports the median call's time."""
     def unit():
         times = []
         for _ in range(calls):
-            start = time.perf_counter()
+            start = CLOCK()
             fn()
-            times.append(time.perf_counter() - start)
+            times.append(CLOCK() - start)
         return statistics.median(times)
     return unit
 
@@ -80,20 +91,19 @@ def compare_fit(n, d, lam, repeats, lstsq_repeats):
     fit_ours = lambda: ridge_fit(X, y, lam)  # noqa: E731
     fit_sklearn = lambda: Ridge(alpha=lam, fit_intercept=False).fit(X, y).coef_  # noqa: E731
     fit_lstsq = lambda: augmented_lstsq(X, y, lam)  # noqa: E731
-    start = time.perf_counter()
+    start = CLOCK()
     theta = fit_ours()
     # Against lstsq (one or two pairs, each a second to half a minute of it), ridge_fit's half of a
     # pair is the median of up to 9 calls, about 3 s of them: one call of 20-80 ms alone set the
     # dual form's ratio, which two runs a minute apart read as 0.001 and 0.003 (now 0.00127 and 0.00131).
-    # Against sklearn a half is one call: the median of two calls a half did not steady the ratios of
-    # the short fits (d = 500 and the dual form), which two BLAS threads leave 10-15% apart run to run.
-    calls = max(1, min(9, int(3.0 / (time.perf_counter() - start))))
+    # Against sklearn a half is one call.
+    calls = max(1, min(9, int(3.0 / (CLOCK() - start))))
     form = "primal" if n >= d else "dual"
     print(f"\nn = {n:,}, d = {d:,}, lam = {lam:g} ({form} form); ridge_fit / peer, interleaved pairs")
     worst = 0.0
     for name, peer, ours, pairs in (("sklearn Ridge", fit_sklearn, fit_ours, repeats),
                                     ("numpy lstsq, augmented", fit_lstsq, median_of_calls(fit_ours, calls), lstsq_repeats)):
-        r = paired(peer, ours, pairs=pairs, warmup=0)
+        r = paired(peer, ours, pairs=pairs, warmup=0, clock=CLOCK)
         worst = max(worst, r.ratio)
         print(f"  {name:26s} {r.a:8.3f} s   ridge_fit {r.b:8.3f} s   ratio {ratio_text(r)}   "
               f"max rel diff {rel_diff(theta, peer()):.1e}")
@@ -106,7 +116,7 @@ def compare_path(n, d, n_lams, repeats):
     lams = np.logspace(-3, 3, n_lams) * n
     run_path = lambda: ridge_path(X, y, lams)  # noqa: E731
     run_loop = lambda: np.array([ridge_fit(X, y, lam) for lam in lams])  # noqa: E731
-    r = paired(run_path, run_loop, pairs=repeats, warmup=1)
+    r = paired(run_path, run_loop, pairs=repeats, warmup=1, clock=CLOCK)
     verdict = "meets" if r.ratio >= GOAL_PATH else "MISSES"
     print(f"\nridge_path over {n_lams} penalties, n = {n:,}, d = {d:,}, interleaved pairs")
     print(f"  ridge_path (one SVD)      {r.a:8.3f} s")
@@ -114,13 +124,19 @@ def compare_path(n, d, n_lams, repeats):
           f"   max rel diff {rel_diff(run_path(), run_loop()):.1e}")
 
 
-def main() -> int:
-    cores = os.cpu_count() or 1
-    with threadpool_limits(limits=cores, user_api="blas"):
-        print(f"BLAS threads: {cores}; numpy {np.__version__}")
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--blas-threads", type=int, default=1, help="BLAS threads for every variant (default 1)")
+    args = parser.parse_args(argv)
+    if args.blas_threads < 1:
+        parser.error(f"--blas-threads must be at least 1, got {args.blas_threads}")
+    global CLOCK
+    CLOCK = time.process_time if args.blas_threads == 1 else time.perf_counter
+    with threadpool_limits(limits=args.blas_threads, user_api="blas"):
+        print(f"BLAS threads: {args.blas_threads}; numpy {np.__version__}; "
+              f"times: {'CPU time of this process' if args.blas_threads == 1 else 'wall time'}")
         start = time.perf_counter()
-        # Pairs: as many as a few seconds buy where a fit is short (two runs a minute apart, with 3 and 7
-        # pairs, read 0.64 and 0.75, 0.52 and 0.68 against sklearn); one where it takes half a minute.
+        # Pairs: as many as a few seconds buy where a fit is short; one where it takes half a minute.
         compare_fit(100_000, 500, lam=10.0, repeats=15, lstsq_repeats=2)
         compare_fit(100_000, 2_000, lam=10.0, repeats=2, lstsq_repeats=1)
         compare_fit(500, 5_000, lam=10.0, repeats=41, lstsq_repeats=1)
