@@ -95,7 +95,7 @@ def compare_fit(n, d, lam, repeats, lstsq_repeats):
     theta = fit_ours()
     # Against lstsq (one or two pairs, each a second to half a minute of it), ridge_fit's half of a
     # pair is the median of up to 9 calls, about 3 s of them: one call of 20-80 ms alone set the
-    # dual form's ratio, which two runs a minute apart read as 0.001 and 0.003 (now 0.00127 and 0.00131).
+    # dual form's ratio, which two runs a minute apart read as 0.001 and 0.003 (on two BLAS threads).
     # Against sklearn a half is one call.
     calls = max(1, min(9, int(3.0 / (CLOCK() - start))))
     form = "primal" if n >= d else "dual"
